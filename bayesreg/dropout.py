@@ -1,0 +1,642 @@
+"""Monte Carlo dropout regression (Gal & Ghahramani, 2016) on PyTensor.
+
+A multilayer perceptron trained with dropout is read as a variational
+approximation to a Bayesian neural network; keeping dropout switched on at
+prediction time and averaging ``T`` stochastic forward passes gives an
+approximate posterior predictive distribution.
+
+References
+----------
+Y. Gal and Z. Ghahramani (2016). Dropout as a Bayesian approximation:
+representing model uncertainty in deep learning. ICML.
+
+N. Srivastava, G. Hinton, A. Krizhevsky, I. Sutskever, R. Salakhutdinov (2014).
+Dropout: a simple way to prevent neural networks from overfitting. JMLR 15.
+
+S. Wager, S. Wang, P. Liang (2013). Dropout training as adaptive
+regularization. NeurIPS.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections import namedtuple
+from functools import lru_cache
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.tensor.random.utils import RandomStream
+from scipy.special import logsumexp, ndtr, ndtri
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = [
+    "MCDropoutRegressor",
+    "PredictiveInterval",
+    "inverted_dropout",
+    "mixture_normal_quantile",
+]
+
+PredictiveInterval = namedtuple("PredictiveInterval", ["mean", "lower", "upper"])
+PredictiveInterval.__doc__ = """Central interval of the MC-dropout predictive.
+
+Fields are arrays of shape ``(n,)`` on the original scale of ``y``:
+``mean`` (MC predictive mean), ``lower`` and ``upper`` (quantiles
+``(1 - prob)/2`` and ``(1 + prob)/2`` of the Gaussian mixture predictive)."""
+
+# Upper bound on the number of floats in the widest (T_chunk, n, width)
+# activation tensor of one prediction call: bounds memory at ~32 MB (float64)
+# while keeping each call large enough that per-call overhead is negligible.
+_MAX_CHUNK_ELEMENTS = 4_000_000
+
+
+def inverted_dropout(x, keep_mask, p, rescale=True):
+    r"""Apply a dropout mask to activations ``x``; the layer used in the network.
+
+    Works elementwise on NumPy arrays and on PyTensor tensors alike (the model
+    graph calls exactly this function).
+
+    .. math::
+
+        \tilde x = \frac{m \odot x}{1 - p}, \qquad m_j \sim \mathrm{Bernoulli}(1 - p),
+
+    so that :math:`\mathbb E_m[\tilde x] = x`: the training-time expected
+    activation equals the activation of the plain network used at test time
+    (no rescaling needed at prediction). With ``rescale=False`` the layer is
+    the original (non-inverted) dropout, whose training-time expectation is
+    :math:`(1 - p)\,x`; the plain network then has to be scaled by
+    :math:`1 - p` at test time ("weight scaling"), otherwise its activations
+    are :math:`1/(1-p)` times too large.
+
+    Parameters
+    ----------
+    x : array or tensor
+        Activations.
+    keep_mask : array or tensor, broadcastable to ``x``
+        1 (or True) where a unit is kept, 0 where dropped.
+    p : float
+        Drop probability in ``[0, 1)``.
+    rescale : bool
+        Scale survivors by ``1 / (1 - p)`` (inverted dropout).
+    """
+    if rescale:
+        return x * keep_mask / (1.0 - p)
+    return x * keep_mask
+
+
+def mixture_normal_quantile(means, sd, q, tol=1e-10, max_iter=200):
+    r"""Quantile ``q`` of equal-weight Gaussian mixtures, one per column.
+
+    Column ``i`` of ``means`` (shape ``(T, n)``) defines
+    :math:`F_i(x) = \frac1T\sum_t \Phi\big((x - \mu_{ti})/s\big)`; this solves
+    :math:`F_i(x) = q` for all ``i`` at once by bisection, vectorized over the
+    columns. The root is bracketed by
+    :math:`[\min_t \mu_{ti} + s\,\Phi^{-1}(q),\ \max_t \mu_{ti} + s\,\Phi^{-1}(q)]`
+    (each component's own ``q``-quantile lies there, and :math:`F_i` is a
+    mean of the component CDFs), and iteration stops when the bracket is
+    narrower than ``tol * (1 + |x|)``.
+    """
+    means = np.asarray(means, dtype=np.float64)
+    if means.ndim != 2:
+        raise ValueError(f"means must be 2-D (T, n), got shape {means.shape}")
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"q must be in (0, 1), got {q!r}")
+    if not sd > 0:
+        raise ValueError(f"sd must be > 0, got {sd!r}")
+    z = ndtri(q)
+    lo = means.min(axis=0) + sd * z
+    hi = means.max(axis=0) + sd * z
+    for _ in range(max_iter):
+        mid = 0.5 * (lo + hi)
+        cdf = ndtr((mid[None, :] - means) / sd).mean(axis=0)
+        below = cdf < q
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+        if np.all(hi - lo <= tol * (1.0 + np.abs(mid))):
+            break
+    return 0.5 * (lo + hi)
+
+
+# --------------------------------------------------------------------------
+# Compiled PyTensor programs. They take the parameters as inputs (no shared
+# parameter state), so one compilation serves every estimator with the same
+# number of layers and dtype; only the RandomStream is shared, and it is
+# reseeded before every call that uses it.
+# --------------------------------------------------------------------------
+
+
+def _forward(x, params, p, keep_fn):
+    """MLP forward pass; ``keep_fn(h)`` returns a keep mask for ``h`` or None."""
+    n_layers = len(params) // 2
+    h = x
+    for k in range(n_layers):
+        W, b = params[2 * k], params[2 * k + 1]
+        if keep_fn is not None:
+            h = inverted_dropout(h, keep_fn(h), p)
+        h = pt.dot(h, W) + b
+        if k < n_layers - 1:
+            h = pt.maximum(h, 0.0)
+    return h
+
+
+class _Programs:
+    def __init__(self, n_layers, dtype):
+        self.dtype = dtype
+        self.srng = RandomStream(0)
+        srng = self.srng
+
+        def keep_fn(h):
+            return pt.lt(srng.uniform(0.0, 1.0, size=h.shape, dtype=dtype), 1.0 - p)
+
+        params = []
+        for k in range(n_layers):
+            params.append(pt.matrix(f"W{k}", dtype=dtype))
+            params.append(pt.vector(f"b{k}", dtype=dtype))
+        p = pt.scalar("p", dtype=dtype)
+
+        # --- training step: minibatch Adam on MSE + weight decay ---------
+        xb = pt.matrix("xb", dtype=dtype)
+        yb = pt.vector("yb", dtype=dtype)
+        lr = pt.scalar("lr", dtype=dtype)
+        wd = pt.scalar("wd", dtype=dtype)
+        step = pt.scalar("step", dtype=dtype)  # Adam step count, 1-based
+        ms = [pt.tensor(f"m{i}", dtype=dtype, shape=q.type.shape) for i, q in enumerate(params)]
+        vs = [pt.tensor(f"v{i}", dtype=dtype, shape=q.type.shape) for i, q in enumerate(params)]
+        out = _forward(xb, params, p, keep_fn)[:, 0]
+        mse = pt.mean((yb - out) ** 2)
+        reg = wd * sum(pt.sum(params[2 * k] ** 2) for k in range(n_layers))
+        loss = mse + reg
+        grads = pytensor.grad(loss, params)
+        b1, b2, eps = 0.9, 0.999, 1e-8
+        new_p, new_m, new_v = [], [], []
+        corr = lr * pt.sqrt(1.0 - b2**step) / (1.0 - b1**step)
+        for q, g, m, v in zip(params, grads, ms, vs):
+            m2 = b1 * m + (1.0 - b1) * g
+            v2 = b2 * v + (1.0 - b2) * g**2
+            new_m.append(m2)
+            new_v.append(v2)
+            new_p.append(q - corr * m2 / (pt.sqrt(v2) + eps))
+        self.train_step = pytensor.function(
+            [xb, yb, p, lr, wd, step, *params, *ms, *vs],
+            [loss, *new_p, *new_m, *new_v],
+            on_unused_input="ignore",
+        )
+
+        # --- T stochastic passes at once: masks of shape (T, n, width) ---
+        x = pt.matrix("x", dtype=dtype)
+        T = pt.iscalar("T")
+        # Rows t*n + i of the tiled input are pass t of point i: one GEMM per
+        # layer for all passes, masks drawn for every (pass, point, unit).
+        xt = pt.tile(x, (T, 1))
+        passes = _forward(xt, params, p, keep_fn)[:, 0].reshape((T, x.shape[0]))
+        self.sample = pytensor.function([x, T, p, *params], passes)
+        self.deterministic = pytensor.function(
+            [x, *params], _forward(x, params, p, None)[:, 0], on_unused_input="ignore"
+        )
+
+
+@lru_cache(maxsize=None)
+def _programs(n_layers, dtype):
+    return _Programs(n_layers, dtype)
+
+
+# --------------------------------------------------------------------------
+# Input validation
+# --------------------------------------------------------------------------
+
+
+def _check_real(name, value, low=None, high=None, low_open=False, high_open=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
+    return float(value)
+
+
+def _check_int(name, value, low):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _check_X(X, name="X"):
+    try:
+        X = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric, got {type(X).__name__}: {exc}") from None
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features), got {X.ndim}-D array of shape "
+            f"{X.shape}; reshape with X.reshape(-1, 1) for a single feature"
+        )
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"{name} must have at least one row and one column, got shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return X
+
+
+def _check_y(y, n, name="y"):
+    try:
+        y = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric, got {type(y).__name__}: {exc}") from None
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {y.shape}")
+    if y.shape[0] != n:
+        raise ValueError(f"{name} has {y.shape[0]} values but X has {n} rows; lengths must match")
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return y
+
+
+class MCDropoutRegressor(RegressorMixin, BaseEstimator):
+    r"""Regression with uncertainty from Monte Carlo dropout (Gal & Ghahramani 2016).
+
+    A ReLU multilayer perceptron with inverted dropout on its inputs and on
+    every hidden layer, trained with minibatch Adam; at prediction dropout
+    stays on and ``mc_samples`` stochastic passes :math:`\hat y_t(x)` are
+    averaged.
+
+    **Model.** With keep masks :math:`m^{(k)}_j \sim \mathrm{Bernoulli}(1-p)`,
+
+    .. math::
+
+        h^{(0)} = x,\qquad
+        h^{(k)} = \mathrm{ReLU}\Big(\tfrac{m^{(k)}\odot h^{(k-1)}}{1-p} W_k + b_k\Big),
+        \qquad \hat y = \tfrac{m^{(L)}\odot h^{(L-1)}}{1-p} W_{L} + b_{L}.
+
+    ``hidden=()`` gives a linear model with dropout on its inputs.
+
+    **Training loss** (on standardized data when ``standardize``), for a
+    minibatch :math:`B`, exactly as in Gal's Keras code (Keras
+    ``mean_squared_error`` plus an ``l2(lambda)`` penalty on every weight
+    matrix, none on the biases):
+
+    .. math::
+
+        \mathcal L = \frac1{|B|}\sum_{i\in B}\big(y_i - \hat y_i\big)^2
+          + \lambda \sum_{k} \lVert W_k\rVert_F^2,
+        \qquad \lambda = \frac{l^2 (1-p)}{2 N \tau},
+
+    with :math:`N` the number of training points and :math:`l` =
+    ``length_scale``. ``weight_decay`` overrides :math:`\lambda` (``0.0``
+    switches the penalty off). Masks are redrawn for every example and step.
+    Adam uses :math:`\beta_1=0.9, \beta_2=0.999, \epsilon=10^{-8}`; the step
+    size at epoch :math:`e` (0-based) is
+    ``learning_rate / (1 + learning_rate_decay * e)``.
+
+    **Predictive.** The MC predictive is the equal-weight Gaussian mixture
+    :math:`\frac1T\sum_t \mathcal N(\hat y_t(x), \tau^{-1})`, with mean
+    :math:`\bar y = \frac1T\sum_t\hat y_t` and variance
+
+    .. math::
+
+        \operatorname{Var}[y\mid x] = \tau^{-1} + \frac1T\sum_t \hat y_t^2 - \bar y^2 .
+
+    ``tau`` is the model precision **in the units of the original y**
+    (as in the UCI protocol of Gal & Ghahramani): the predictive noise
+    variance is ``1/tau`` on the original scale, whatever ``standardize``
+    does internally, and the same ``tau`` enters :math:`\lambda`.
+
+    Parameters
+    ----------
+    hidden : tuple of int, default (50,)
+        Widths of the hidden layers; ``()`` for a linear model.
+    dropout : float in [0, 1), default 0.05
+        Drop probability :math:`p` (inputs and every hidden layer).
+    tau : float > 0, default 1.0
+        Model precision (original units of y).
+    length_scale : float >= 0, default 1e-2
+        Prior length-scale :math:`l` of the weight-decay formula.
+    epochs : int >= 1, default 400
+    batch_size : int >= 1, default 128
+        Capped at the number of training points; the last minibatch of an
+        epoch may be smaller.
+    learning_rate : float > 0, default 1e-3
+        Adam step size.
+    mc_samples : int >= 1, default 10000
+        Number :math:`T` of stochastic passes at prediction.
+    standardize : bool, default True
+        Standardize X (columns with zero spread are left unscaled) and y with
+        training mean and population standard deviation; predictions are
+        mapped back to the original scale.
+    random_state : int, numpy Generator or None
+        Seeds initialization, minibatch order, dropout masks at training, and
+        the masks at prediction. A fitted model predicts deterministically:
+        every prediction call with the same X reuses the same masks, so
+        ``predict``, ``predict_interval`` and ``log_likelihood`` agree.
+    weight_decay : float >= 0 or None, default None
+        Override of :math:`\lambda`; ``None`` uses the formula above.
+    learning_rate_decay : float >= 0, default 0.0
+        Inverse-time decay of the step size per epoch (0 = constant).
+    dtype : {"float64", "float32"}, default "float64"
+        Floating point type of the compiled graphs.
+
+    Attributes
+    ----------
+    coefs_ : list of ndarray
+        Weight matrices :math:`W_k` (on the standardized scale).
+    intercepts_ : list of ndarray
+        Bias vectors :math:`b_k`.
+    weight_decay_ : float
+        The :math:`\lambda` used.
+    loss_curve_ : ndarray
+        Mean training loss per epoch.
+    x_mean_, x_scale_, y_mean_, y_scale_ : standardization statistics.
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        hidden=(50,),
+        dropout=0.05,
+        tau=1.0,
+        length_scale=1e-2,
+        epochs=400,
+        batch_size=128,
+        learning_rate=1e-3,
+        mc_samples=10000,
+        standardize=True,
+        random_state=None,
+        weight_decay=None,
+        learning_rate_decay=0.0,
+        dtype="float64",
+    ):
+        self.hidden = hidden
+        self.dropout = dropout
+        self.tau = tau
+        self.length_scale = length_scale
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.mc_samples = mc_samples
+        self.standardize = standardize
+        self.random_state = random_state
+        self.weight_decay = weight_decay
+        self.learning_rate_decay = learning_rate_decay
+        self.dtype = dtype
+
+    # ------------------------------------------------------------------
+    def _validate_params(self):
+        hidden = self.hidden
+        if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
+            raise ValueError(
+                f"hidden must be a tuple of positive ints, got {hidden!r}; use ({hidden},)"
+            )
+        try:
+            hidden_t = tuple(hidden)
+        except TypeError:
+            raise ValueError(f"hidden must be a tuple of positive ints, got {hidden!r}") from None
+        for h in hidden_t:
+            if isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1:
+                raise ValueError(f"hidden must be a tuple of positive ints, got {hidden!r}")
+        p = _check_real("dropout", self.dropout, 0.0, 1.0, high_open=True)
+        tau = _check_real("tau", self.tau, 0.0, low_open=True)
+        ls = _check_real("length_scale", self.length_scale, 0.0)
+        _check_int("epochs", self.epochs, 1)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_real("learning_rate", self.learning_rate, 0.0, low_open=True)
+        _check_int("mc_samples", self.mc_samples, 1)
+        if not isinstance(self.standardize, (bool, np.bool_)):
+            raise ValueError(f"standardize must be a bool, got {self.standardize!r}")
+        if self.weight_decay is not None:
+            _check_real("weight_decay", self.weight_decay, 0.0)
+        _check_real("learning_rate_decay", self.learning_rate_decay, 0.0)
+        if self.dtype not in ("float64", "float32"):
+            raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
+        rs = self.random_state
+        if not (rs is None or isinstance(rs, np.random.Generator)
+                or (isinstance(rs, numbers.Integral) and not isinstance(rs, bool) and rs >= 0)):
+            raise ValueError(
+                f"random_state must be None, a non-negative int or a numpy Generator, got {rs!r}"
+            )
+        return tuple(int(h) for h in hidden_t), p, tau, ls
+
+    def fit(self, X, y):
+        """Train the network with dropout by minibatch Adam.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        hidden, p, tau, ls = self._validate_params()
+        X = _check_X(X)
+        y = _check_y(y, X.shape[0])
+        n, d = X.shape
+        dtype = self.dtype
+
+        if self.standardize:
+            x_mean, x_scale = X.mean(axis=0), X.std(axis=0)
+            x_scale = np.where(x_scale > 0, x_scale, 1.0)
+            y_mean, y_scale = float(y.mean()), float(y.std())
+            if not y_scale > 0:
+                y_scale = 1.0
+        else:
+            x_mean, x_scale = np.zeros(d), np.ones(d)
+            y_mean, y_scale = 0.0, 1.0
+        Xs = ((X - x_mean) / x_scale).astype(dtype)
+        ys = ((y - y_mean) / y_scale).astype(dtype)
+
+        if self.weight_decay is None:
+            wd = ls**2 * (1.0 - p) / (2.0 * n * tau)
+        else:
+            wd = float(self.weight_decay)
+
+        if isinstance(self.random_state, np.random.Generator):
+            seed_seq = np.random.SeedSequence(int(self.random_state.integers(2**63)))
+        else:
+            seed_seq = np.random.SeedSequence(self.random_state)
+        init_ss, order_ss, mask_ss, pred_ss = seed_seq.spawn(4)
+        init_rng = np.random.default_rng(init_ss)
+        order_rng = np.random.default_rng(order_ss)
+
+        # Glorot-uniform weights and zero biases (the Keras defaults Gal used).
+        widths = (d, *hidden, 1)
+        params = []
+        for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+            lim = math.sqrt(6.0 / (fan_in + fan_out))
+            params.append(init_rng.uniform(-lim, lim, size=(fan_in, fan_out)).astype(dtype))
+            params.append(np.zeros(fan_out, dtype=dtype))
+        ms = [np.zeros_like(q) for q in params]
+        vs = [np.zeros_like(q) for q in params]
+        n_par = len(params)
+
+        prog = _programs(n_par // 2, dtype)
+        prog.srng.seed(int(mask_ss.generate_state(1)[0]))
+        bs = min(int(self.batch_size), n)
+        np_dtype = np.dtype(dtype)
+        p_c, wd_c = np_dtype.type(p), np_dtype.type(wd)
+        step = 0
+        losses = np.empty(int(self.epochs))
+        for epoch in range(int(self.epochs)):
+            lr = np_dtype.type(self.learning_rate / (1.0 + self.learning_rate_decay * epoch))
+            perm = order_rng.permutation(n)
+            total = 0.0
+            for start in range(0, n, bs):
+                idx = perm[start:start + bs]
+                step += 1
+                out = prog.train_step(
+                    Xs[idx], ys[idx], p_c, lr, wd_c, np_dtype.type(step), *params, *ms, *vs
+                )
+                total += float(out[0]) * len(idx)
+                params = out[1:1 + n_par]
+                ms = out[1 + n_par:1 + 2 * n_par]
+                vs = out[1 + 2 * n_par:]
+            losses[epoch] = total / n
+        if not np.all(np.isfinite(params[-2])):
+            raise FloatingPointError("training diverged (non-finite weights); lower learning_rate")
+
+        self.coefs_ = [np.asarray(params[2 * k]) for k in range(n_par // 2)]
+        self.intercepts_ = [np.asarray(params[2 * k + 1]) for k in range(n_par // 2)]
+        self.loss_curve_ = losses
+        self.weight_decay_ = wd
+        self.x_mean_, self.x_scale_ = x_mean, x_scale
+        self.y_mean_, self.y_scale_ = y_mean, y_scale
+        self.n_features_in_ = d
+        self.hidden_ = hidden
+        self.dropout_ = p
+        self.tau_ = tau
+        self._pred_seed = int(pred_ss.generate_state(1)[0])
+        return self
+
+    # ------------------------------------------------------------------
+    def _prep_X(self, X):
+        check_is_fitted(self, "coefs_")
+        X = _check_X(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the model was fitted with "
+                f"{self.n_features_in_} features"
+            )
+        return ((X - self.x_mean_) / self.x_scale_).astype(self.dtype)
+
+    def _params(self):
+        out = []
+        for W, b in zip(self.coefs_, self.intercepts_):
+            out += [W, b]
+        return out
+
+    def sample_predictions(self, X, n_samples=None, random_state=None):
+        r"""Draw ``n_samples`` stochastic forward passes :math:`\hat y_t(x_i)`.
+
+        All passes are computed as batched tensor operations (masks of shape
+        ``(T_chunk, n, width)``), in chunks that bound memory.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features)
+        n_samples : int, default ``mc_samples``
+        random_state : int or None
+            Seed for the masks; ``None`` uses the seed fixed at ``fit``, so
+            repeated calls return identical draws.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n)
+            Passes on the original scale of y (without the ``1/tau`` noise).
+        """
+        Xs = self._prep_X(X)
+        T = self.mc_samples if n_samples is None else n_samples
+        T = _check_int("n_samples", T, 1)
+        if random_state is None:
+            seed = self._pred_seed
+        else:
+            seed = int(np.random.SeedSequence(random_state).generate_state(1)[0])
+        prog = _programs(len(self.coefs_), self.dtype)
+        prog.srng.seed(seed)
+        n = Xs.shape[0]
+        width = max((Xs.shape[1], *self.hidden_))
+        chunk = max(1, min(T, _MAX_CHUNK_ELEMENTS // max(1, n * width)))
+        params = self._params()
+        p_c = np.dtype(self.dtype).type(self.dropout_)
+        out = np.empty((T, n), dtype=np.float64)
+        for start in range(0, T, chunk):
+            t = min(chunk, T - start)
+            out[start:start + t] = prog.sample(Xs, t, p_c, *params)
+        return out * self.y_scale_ + self.y_mean_
+
+    def predict(self, X, return_std=False):
+        r"""MC-dropout predictive mean (and sd) on the original scale of y.
+
+        .. math::
+
+            \bar y(x) = \frac1T\sum_{t=1}^T \hat y_t(x),\qquad
+            \mathrm{sd}(x) = \Big(\tau^{-1} + \frac1T\sum_t (\hat y_t(x) - \bar y(x))^2\Big)^{1/2}
+
+        with :math:`T` = ``mc_samples``. The variance is computed in the
+        two-pass form above, algebraically equal to
+        :math:`\tau^{-1} + \overline{\hat y^2} - \bar y^2` but free of
+        cancellation.
+        """
+        s = self.sample_predictions(X)
+        mean = s.mean(axis=0)
+        if not return_std:
+            return mean
+        return mean, np.sqrt(1.0 / self.tau_ + s.var(axis=0))
+
+    def predict_deterministic(self, X):
+        """Prediction of the plain network with dropout switched off.
+
+        Because dropout is inverted (survivors scaled by ``1/(1-p)`` during
+        training), this is the classical weight-scaling rule with no extra
+        factor.
+        """
+        Xs = self._prep_X(X)
+        prog = _programs(len(self.coefs_), self.dtype)
+        out = prog.deterministic(Xs, *self._params())
+        return np.asarray(out, dtype=np.float64) * self.y_scale_ + self.y_mean_
+
+    def predict_interval(self, X, prob=0.95):
+        r"""Central ``prob`` interval of the MC-dropout predictive distribution.
+
+        The predictive at :math:`x` is the mixture
+        :math:`\frac1T\sum_t\mathcal N(\hat y_t(x), \tau^{-1})`; ``lower`` and
+        ``upper`` are its exact ``(1-prob)/2`` and ``(1+prob)/2`` quantiles,
+        found by vectorized bisection on the mixture CDF
+        (:func:`mixture_normal_quantile`), not a Gaussian approximation.
+
+        Returns
+        -------
+        PredictiveInterval
+            Named tuple of arrays ``(mean, lower, upper)``.
+        """
+        prob = _check_real("prob", prob, 0.0, 1.0, low_open=True, high_open=True)
+        s = self.sample_predictions(X)
+        sd = 1.0 / math.sqrt(self.tau_)
+        a = 0.5 * (1.0 - prob)
+        return PredictiveInterval(
+            s.mean(axis=0),
+            mixture_normal_quantile(s, sd, a),
+            mixture_normal_quantile(s, sd, 1.0 - a),
+        )
+
+    def log_likelihood(self, X, y):
+        r"""Mean per-point test log-likelihood under the MC predictive mixture.
+
+        .. math::
+
+            \frac1n\sum_i \Big[\operatorname{logsumexp}_t\big(-\tfrac\tau2 (y_i-\hat y_t(x_i))^2\big)
+              - \log T - \tfrac12\log 2\pi + \tfrac12\log\tau\Big]
+
+        with y and :math:`\hat y_t` on the original scale.
+        """
+        Xa = _check_X(X)
+        y = _check_y(y, Xa.shape[0])
+        s = self.sample_predictions(Xa)
+        T = s.shape[0]
+        tau = self.tau_
+        ll = (logsumexp(-0.5 * tau * (y[None, :] - s) ** 2, axis=0) - math.log(T)
+              - 0.5 * math.log(2 * math.pi) + 0.5 * math.log(tau))
+        return float(ll.mean())
