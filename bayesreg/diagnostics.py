@@ -1,0 +1,65 @@
+"""Posterior summaries and convergence diagnostics as pure functions of draws."""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = ["SUMMARY_COLUMNS", "summarize_posterior", "convergence_warnings",
+           "R_HAT_MAX", "ESS_MIN"]
+
+#: thresholds of Vehtari et al. (2021): rank-normalized r_hat and bulk ESS
+R_HAT_MAX = 1.01
+ESS_MIN = 400
+
+SUMMARY_COLUMNS = ["map", "mean", "sd", "median", "hdi_low", "hdi_high", "mcse_mean",
+                   "ess_bulk", "ess_tail", "r_hat", "prob_positive", "map_in_hdi"]
+
+
+def summarize_posterior(posterior: xr.Dataset, map_values: dict, hdi_prob: float) -> pd.DataFrame:
+    """One row per scalar (``coef`` expanded by feature), in the order of ``map_values``.
+
+    ``posterior`` has dims (chain, draw[, feature]); ``map_values`` maps a row name to
+    ``(variable, index or None, map value)``.
+    """
+    hdi = az.hdi(posterior, hdi_prob=hdi_prob)
+    stats = {
+        "mean": posterior.mean(("chain", "draw")),
+        "sd": posterior.std(("chain", "draw"), ddof=1),
+        "median": posterior.median(("chain", "draw")),
+        "mcse_mean": az.mcse(posterior, method="mean"),
+        "ess_bulk": az.ess(posterior, method="bulk"),
+        "ess_tail": az.ess(posterior, method="tail"),
+        "r_hat": az.rhat(posterior),
+        "prob_positive": (posterior > 0).mean(("chain", "draw")),
+    }
+    rows = {}
+    for name, (var, idx, map_value) in map_values.items():
+        pick = (lambda da: da[var].values[idx]) if idx is not None else (lambda da: da[var].values)
+        row = {"map": map_value}
+        row.update({k: float(pick(v)) for k, v in stats.items()})
+        lo, hi = (hdi[var].values[idx] if idx is not None else hdi[var].values)
+        row["hdi_low"], row["hdi_high"] = float(lo), float(hi)
+        row["map_in_hdi"] = bool(lo <= map_value <= hi) if np.isfinite(map_value) else None
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index")[SUMMARY_COLUMNS]
+
+
+def convergence_warnings(summary: pd.DataFrame, divergences: int) -> list[str]:
+    """Human-readable warnings: r_hat above 1.01, bulk ESS below 400, any divergence."""
+    out = []
+    r_hat = summary["r_hat"].dropna()
+    ess = summary["ess_bulk"].dropna()
+    bad_r = r_hat[r_hat > R_HAT_MAX]
+    if len(bad_r):
+        out.append(f"r_hat > {R_HAT_MAX} for {', '.join(bad_r.index)} (max {bad_r.max():.3f}): "
+                   "the chains have not mixed; sample longer")
+    bad_e = ess[ess < ESS_MIN]
+    if len(bad_e):
+        out.append(f"ess_bulk < {ESS_MIN} for {', '.join(bad_e.index)} (min {bad_e.min():.0f}): "
+                   "too few effective draws for reliable intervals; sample longer")
+    if divergences:
+        out.append(f"{divergences} divergent transition(s): the intervals may be biased")
+    return out
