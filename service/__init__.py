@@ -1,0 +1,39 @@
+"""bayesreg's JSON service: a Flask app over the core's public API.
+
+``create_app(config)`` builds the app; ``service.server.serve`` runs it under
+gunicorn with one shared sampling pool (see ``service.pool``).
+"""
+
+import atexit
+
+from flask import Flask
+
+from .config import DEFAULTS
+from .store import Store
+
+__all__ = ["create_app"]
+
+
+def create_app(config=None):
+    """Flask app factory: defaults, then ``BAYESREG_*`` environment, then ``config``."""
+    app = Flask(__name__)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("BAYESREG")
+    if config:
+        app.config.from_mapping(config)
+    app.extensions["bayesreg.store"] = Store(app.config["DATA_DIR"])
+
+    from . import errors, fits, meta
+
+    errors.register(app)
+    app.register_blueprint(meta.bp)
+    app.register_blueprint(fits.bp)
+
+    if app.config["START_POOL"]:
+        from .pool import Supervisor
+
+        pool = Supervisor(app.config["DATA_DIR"], app.config["WORKERS"],
+                          app.config["POLL_INTERVAL"]).start()
+        app.extensions["bayesreg.pool"] = pool
+        atexit.register(pool.stop)
+    return app

@@ -1,0 +1,38 @@
+"""Default configuration of the service; every key can be overridden by
+``create_app(config)`` or by an environment variable ``BAYESREG_<KEY>``."""
+
+import os
+
+DEFAULTS = {
+    # Where the SQLite database and the per-fit files live.
+    "DATA_DIR": os.path.join(os.getcwd(), "bayesreg-data"),
+    # Sampling worker processes owned by the supervisor (see service/pool.py).
+    "WORKERS": 2,
+    # Whether create_app starts its own supervisor. ``serve`` turns it off and
+    # starts one supervisor in gunicorn's master instead, so that several HTTP
+    # workers share a single pool.
+    "START_POOL": True,
+    # Body size cap in bytes; Flask answers 413 above it.
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "MAX_FORM_MEMORY_SIZE": 16 * 1024 * 1024,
+    # Deepest JSON nesting accepted; a fit body needs 3 levels (object, X, row).
+    "MAX_JSON_DEPTH": 16,
+    # Caps on the size of a problem: cells of X, and posterior draws in total.
+    "MAX_CELLS": 2_000_000,
+    "MAX_FEATURES": 2_000,
+    "MAX_DRAWS": 20_000,
+    "MAX_TUNE": 20_000,
+    "MAX_CHAINS": 8,
+    "MAX_DRAWS_TOTAL": 80_000,
+    # Fits waiting or sampling at once; above it POST answers 503 + Retry-After.
+    "MAX_QUEUE": 16,
+    "RETRY_AFTER": 5,
+    # Longest a ``"wait": true`` request holds its connection, in seconds.
+    "WAIT_TIMEOUT": 30.0,
+    # How often workers look for queued fits and the watchdog for dead workers.
+    "POLL_INTERVAL": 0.02,
+    # A worker whose heartbeat is older than this is not counted as alive.
+    "HEARTBEAT_TIMEOUT": 10.0,
+    "PAGE_LIMIT": 20,
+    "MAX_PAGE_LIMIT": 200,
+}

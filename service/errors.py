@@ -1,0 +1,75 @@
+"""RFC 9457 problem documents: the one shape every error response takes."""
+
+from http import HTTPStatus
+
+from flask import Flask, current_app, json
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_MIME = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error to answer with a problem document.
+
+    ``errors`` is a list of ``{"field", "message"}`` naming what was wrong, so a
+    client can point at the offending input without parsing prose.
+    """
+
+    def __init__(self, status, detail, errors=None, headers=None, title=None):
+        super().__init__(detail)
+        self.status = int(status)
+        self.detail = detail
+        self.errors = errors or []
+        self.headers = headers or {}
+        self.title = title or HTTPStatus(self.status).phrase
+
+
+def invalid(field, message, status=422):
+    """A problem about one field."""
+    return Problem(status, f"{field}: {message}", [{"field": field, "message": message}])
+
+
+def problem_response(problem):
+    body = {
+        "type": f"https://bayesreg.invalid/problems/{problem.status}",
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
+        "errors": problem.errors,
+    }
+    response = current_app.response_class(
+        json.dumps(body), status=problem.status, mimetype=PROBLEM_MIME
+    )
+    for key, value in problem.headers.items():
+        response.headers[key] = value
+    return response
+
+
+def _from_http(exc):
+    if exc.code == 413:
+        cap = current_app.config["MAX_CONTENT_LENGTH"]
+        detail = f"request body exceeds the cap of {cap} bytes (BAYESREG_MAX_CONTENT_LENGTH)"
+        return Problem(413, detail, [{"field": "body", "message": detail}])
+    if exc.code == 405:
+        allowed = sorted(exc.valid_methods or [])
+        detail = f"method not allowed here; allowed: {', '.join(allowed)}"
+        headers = {"Allow": ", ".join(allowed)}
+        return Problem(405, detail, [{"field": "method", "message": detail}], headers)
+    if exc.code == 404:
+        detail = "no such resource"
+        return Problem(404, detail, [{"field": "path", "message": detail}])
+    detail = exc.description or HTTPStatus(exc.code).phrase
+    return Problem(exc.code, detail, [{"field": "request", "message": detail}])
+
+
+def register(app: Flask):
+    app.register_error_handler(Problem, problem_response)
+    app.register_error_handler(HTTPException, lambda exc: problem_response(_from_http(exc)))
+
+    def internal(exc):
+        # The traceback goes to the log, never to the client.
+        app.logger.exception("unhandled error", exc_info=exc)
+        detail = "internal error; the server log has the details"
+        return problem_response(Problem(500, detail, [{"field": "server", "message": detail}]))
+
+    app.register_error_handler(Exception, internal)

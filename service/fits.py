@@ -1,0 +1,229 @@
+"""The /v1/fits resource: create, read, list, delete, predict, download."""
+
+import json
+import os
+import time
+import uuid
+
+from flask import Blueprint, current_app, request, send_file, url_for
+
+from . import jobs, schemas, validation
+from .errors import Problem, invalid
+from .store import QueueFull, is_fit_id
+
+bp = Blueprint("fits", __name__, url_prefix="/v1/fits")
+
+SYNC_METHODS = ("map", "exact")
+
+
+def store():
+    return current_app.extensions["bayesreg.store"]
+
+
+def resource(row):
+    result = json.loads(row["result"]) if row["result"] else {}
+    fit_id = row["id"]
+    links = {"self": f"/v1/fits/{fit_id}", "data": f"/v1/fits/{fit_id}/data"}
+    if row["status"] == "succeeded":
+        links["predict"] = f"/v1/fits/{fit_id}/predict"
+        if result.get("posterior") is not None:
+            links["posterior"] = f"/v1/fits/{fit_id}/posterior.nc"
+            links["plot"] = f"/v1/fits/{fit_id}/plot.png"
+    return {
+        "id": fit_id,
+        "status": row["status"],
+        "request": json.loads(row["request"]),
+        "feature_names": json.loads(row["feature_names"]),
+        "map": result.get("map"),
+        "posterior": result.get("posterior"),
+        "diagnostics": result.get("diagnostics"),
+        "timing": result.get("timing"),
+        "error": json.loads(row["error"]) if row["error"] else None,
+        "progress": {"draws_done": row["draws_done"], "draws_total": row["draws_total"]},
+        "worker_pid": row["worker_pid"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "links": links,
+    }
+
+
+def _row_or_404(fit_id):
+    row = store().get(fit_id) if is_fit_id(fit_id) else None
+    if row is None:
+        raise Problem(404, f"no fit with id {fit_id!r}",
+                      [{"field": "id", "message": f"no fit with id {fit_id!r}"}])
+    return row
+
+
+def _succeeded(row, need_posterior=False):
+    if row["status"] != "succeeded":
+        detail = f"fit {row['id']} is {row['status']}, not succeeded"
+        raise Problem(409, detail, [{"field": "status", "message": detail}])
+    if need_posterior and row["method"] == "map":
+        detail = "fit has no posterior: it was fitted with method 'map'"
+        raise Problem(409, detail, [{"field": "method", "message": detail}])
+
+
+def _body():
+    cfg = current_app.config
+    options = schemas.fit_options(cfg)
+    if request.mimetype == "multipart/form-data":
+        body, source = validation.parse_form(request, options), "csv"
+    elif request.mimetype == "application/json":
+        body, source = validation.parse_json(request, cfg["MAX_JSON_DEPTH"]), "json"
+    else:
+        got = request.mimetype or "none"
+        msg = f"must be application/json or multipart/form-data; got {got}"
+        raise Problem(415, f"Content-Type {msg}", [{"field": "Content-Type", "message": msg}])
+    validation.check(schemas.fit_request(cfg), body)
+    X, y = validation.check_fit(body, cfg)
+    if X is None:
+        from bayesreg import load_diabetes
+
+        frame, target = load_diabetes()
+        X, y, source = frame.to_numpy(dtype=float), target.to_numpy(dtype=float), body["dataset"]
+        body.setdefault("feature_names", [str(c) for c in frame.columns])
+    names = body.get("feature_names") or [f"x{j}" for j in range(X.shape[1])]
+    return body, X, y, names, source
+
+
+@bp.post("")
+def create():
+    cfg = current_app.config
+    body, X, y, names, source = _body()
+    wait = body.pop("wait", False)
+    options = {k: v for k, v in body.items() if k not in ("X", "y", "feature_names")}
+    options.setdefault("method", "nuts")
+    options.update(source=source, n_samples=int(X.shape[0]), n_features=int(X.shape[1]))
+    fit_id = str(uuid.uuid4())
+    st = store()
+    jobs.save_data(st, fit_id, X, y, names)
+    if options["method"] in SYNC_METHODS:
+        return _create_sync(st, fit_id, options, X, y, names)
+
+    total = options.get("chains", 4) * (options.get("draws", 1000) + options.get("tune", 1000))
+    try:
+        st.insert(fit_id, "queued", "nuts", options, names, total, max_queue=cfg["MAX_QUEUE"])
+    except QueueFull as full:
+        jobs.discard(st, fit_id)
+        retry = cfg["RETRY_AFTER"]
+        detail = (f"the fit queue is full ({full.args[0]} of BAYESREG_MAX_QUEUE={cfg['MAX_QUEUE']}); "
+                  f"retry in {retry} s")
+        raise Problem(503, detail, [{"field": "queue", "message": detail}],
+                      headers={"Retry-After": str(retry)}) from None
+    row = st.get(fit_id)
+    if wait:
+        deadline = time.monotonic() + float(cfg["WAIT_TIMEOUT"])
+        while row["status"] in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(cfg["POLL_INTERVAL"])
+            row = st.get(fit_id)
+    done = row["status"] in ("succeeded", "failed")
+    return resource(row), 201 if done else 202, {"Location": f"/v1/fits/{fit_id}"}
+
+
+def _create_sync(st, fit_id, options, X, y, names):
+    # map and exact are closed-form or convex optimisation: safe and quick in the request thread.
+    try:
+        result = jobs.fit(st, fit_id, options, X, y, names)
+        status, error = "succeeded", None
+    except ValueError as exc:
+        if getattr(exc, "field", None) is not None:
+            jobs.discard(st, fit_id)
+            raise invalid(exc.field, exc.message) from None
+        result, status, error = None, "failed", jobs.error_of(exc)
+    except Exception as exc:  # a numerical failure is the fit's outcome, kept and reported
+        result, status, error = None, "failed", jobs.error_of(exc)
+    st.insert(fit_id, status, options["method"], options, names, 0, result=result, error=error)
+    return resource(st.get(fit_id)), 201, {"Location": f"/v1/fits/{fit_id}"}
+
+
+def _query_int(name, default, low, high):
+    text = request.args.get(name)
+    if text is None:
+        return default
+    if not validation._INT.fullmatch(text) or not low <= int(text) <= high:
+        raise invalid(name, f"must be an integer in the range [{low}, {high}]; got {text!r}")
+    return int(text)
+
+
+@bp.get("")
+def index():
+    cfg = current_app.config
+    limit = _query_int("limit", cfg["PAGE_LIMIT"], 1, cfg["MAX_PAGE_LIMIT"])
+    offset = _query_int("offset", 0, 0, 2**62)
+    status = request.args.get("status")
+    if status is not None and status not in schemas.STATUSES:
+        raise invalid("status", f"must be one of {', '.join(schemas.STATUSES)}; got {status!r}")
+    rows, total = store().page(limit, offset, status)
+    nxt = None
+    if offset + limit < total:
+        extra = f"&status={status}" if status else ""
+        nxt = f"/v1/fits?limit={limit}&offset={offset + limit}{extra}"
+    return {"items": [resource(r) for r in rows], "total": total, "limit": limit,
+            "offset": offset, "next": nxt}
+
+
+@bp.get("/<fit_id>")
+def show(fit_id):
+    return resource(_row_or_404(fit_id))
+
+
+@bp.delete("/<fit_id>")
+def delete(fit_id):
+    _row_or_404(fit_id)
+    if not store().delete(fit_id):
+        detail = "fit is running; delete it once it has finished"
+        raise Problem(409, detail, [{"field": "status", "message": detail}])
+    return "", 204
+
+
+@bp.get("/<fit_id>/data")
+def data(fit_id):
+    _row_or_404(fit_id)
+    X, y, names = jobs.load_data(store(), fit_id)
+    return {"X": X.tolist(), "y": y.tolist(), "feature_names": names}
+
+
+@bp.post("/<fit_id>/predict")
+def predict(fit_id):
+    cfg = current_app.config
+    body = validation.parse_json(request, cfg["MAX_JSON_DEPTH"])
+    validation.check(schemas.predict_request(cfg), body)
+    row = _row_or_404(fit_id)
+    _succeeded(row)
+    est = jobs.load_estimator(store(), fit_id)
+    X = validation.check_predict(body, len(est.feature_names_))
+    out = {"fit_id": fit_id, "map": est.predict(X).tolist(), "posterior": None,
+           "hdi_prob": None}
+    if est.posterior_ is None:
+        out["note"] = "fit has no posterior (method 'map'): MAP prediction only"
+    else:
+        prob = body.get("hdi_prob", est.hdi_prob)
+        out["posterior"] = est.predict_interval(X, hdi_prob=prob).to_dict()
+        out["hdi_prob"] = prob
+    return jobs.jsonable(out)
+
+
+@bp.get("/<fit_id>/posterior.nc")
+def posterior(fit_id):
+    row = _row_or_404(fit_id)
+    _succeeded(row, need_posterior=True)
+    return send_file(store().path(fit_id, "model.nc"), mimetype="application/x-netcdf",
+                     as_attachment=True, download_name=f"{fit_id}.nc")
+
+
+@bp.get("/<fit_id>/plot.png")
+def plot(fit_id):
+    row = _row_or_404(fit_id)
+    _succeeded(row, need_posterior=True)
+    path = store().path(fit_id, "plot.png")
+    if not os.path.exists(path):
+        from .plot import forest_png
+
+        est = jobs.load_estimator(store(), fit_id)
+        png = forest_png(est.summary(), est.feature_names_, est.hdi_prob)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(png)
+        os.replace(tmp, path)  # atomic, so concurrent requests never read half a file
+    return send_file(path, mimetype="image/png")

@@ -1,0 +1,149 @@
+"""The sampling pool: long-lived worker processes and the supervisor that
+watches them.
+
+Workers claim queued fits from SQLite (queued -> running with their pid),
+sample, and write the result to disk and DB themselves. They live as long as
+the server, so the core's compiled-model cache stays warm. A sampler crash
+(segfault, OOM kill) takes down one worker only: the supervisor's watchdog
+sees its exit code, fails the fit it held with the reason, and respawns it.
+
+Exactly one supervisor runs per data directory: inside the app process for
+``create_app()`` (tests, ``flask run``), or, under gunicorn, as a child of
+the master started from the ``when_ready`` hook (see ``server.py``), so that
+any number of HTTP workers share one pool. Run it alone with
+``python -m service.pool --data-dir DIR --workers N``.
+"""
+
+import argparse
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+
+from .store import Store
+
+DIED = "worker process {pid} died with {how} while sampling this fit; the server kept running"
+STOPPED = ("the server stopped while this fit was running (worker pid {pid}); "
+           "submit it again")
+
+
+def describe_exit(code):
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "unknown signal"
+        return f"signal {-code} ({name})"
+    return f"exit code {code}"
+
+
+def worker_main(data_dir, poll, parent_pid):
+    """Body of one sampling process (spawn context: a fresh interpreter)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
+    store = Store(data_dir)
+    pid = os.getpid()
+    current = [None]
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(1.0):
+            store.heartbeat(pid, current[0])
+
+    store.heartbeat(pid)
+    threading.Thread(target=beat, daemon=True).start()
+    import bayesreg  # noqa: F401  -- pay the import before the first fit, not during it
+
+    from .jobs import run_claimed
+
+    while os.getppid() == parent_pid:
+        fit_id = store.claim(pid)
+        if fit_id is None:
+            time.sleep(poll)
+            continue
+        current[0] = fit_id
+        store.heartbeat(pid, fit_id)
+        run_claimed(store, fit_id, pid)
+        current[0] = None
+        store.heartbeat(pid)
+    stop.set()
+
+
+class Supervisor:
+    def __init__(self, data_dir, workers=2, poll=0.02):
+        self.data_dir = data_dir
+        self.size = max(1, int(workers))
+        self.poll = poll
+        self.store = Store(data_dir)
+        self.procs = []
+        self._stop = threading.Event()
+        self._thread = None
+        self._ctx = multiprocessing.get_context("spawn")
+
+    def start(self):
+        # Whatever was running when the previous server died cannot finish now.
+        self.store.fail_running(STOPPED)
+        self.store.forget_worker()
+        self.procs = [self._spawn() for _ in range(self.size)]
+        self._thread = threading.Thread(target=self._watch, name="bayesreg-watchdog", daemon=True)
+        self._thread.start()
+        return self
+
+    def _spawn(self):
+        proc = self._ctx.Process(target=worker_main, name="bayesreg-sampler", daemon=True,
+                                 args=(self.data_dir, self.poll, os.getpid()))
+        proc.start()
+        return proc
+
+    def _watch(self):
+        store = Store(self.data_dir)
+        while not self._stop.wait(self.poll * 5):
+            for i, proc in enumerate(self.procs):
+                if proc.exitcode is None or self._stop.is_set():
+                    continue
+                how = describe_exit(proc.exitcode)
+                store.fail_running(DIED.replace("{how}", how), pid=proc.pid)
+                store.forget_worker(proc.pid)
+                self.procs[i] = self._spawn()
+
+    def pids(self):
+        return [p.pid for p in self.procs]
+
+    def stop(self, timeout=10):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        for proc in self.procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in self.procs:
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout)
+        store = Store(self.data_dir)
+        store.fail_running(STOPPED)
+        store.forget_worker()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m service.pool", description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--poll", type=float, default=0.02)
+    args = parser.parse_args(argv)
+    supervisor = Supervisor(args.data_dir, args.workers, args.poll).start()
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    parent = os.getppid()
+    # Outlive neither a SIGTERM nor the gunicorn master (a SIGKILLed master sends nothing).
+    while not done.wait(0.5) and os.getppid() == parent:
+        pass
+    supervisor.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""JSON Schemas of every request and response body, as Python dicts.
+
+They are the one source of truth: ``validation`` checks requests against them
+and ``openapi`` publishes them. Caps come from the app's configuration, so the
+published limits are the enforced ones.
+"""
+
+PRIORS = ["elastic_net", "lasso", "ridge"]
+METHODS = ["exact", "map", "nuts"]
+DATASETS = ["diabetes"]
+STATUSES = ["failed", "queued", "running", "succeeded"]
+
+NUMBER = {"type": "number"}
+NULLABLE_NUMBER = {"type": ["number", "null"]}
+MATRIX = {
+    "type": "array",
+    "minItems": 1,
+    "items": {"type": "array", "minItems": 1, "items": NUMBER},
+    "description": "Rows of the design matrix; every row has one number per feature.",
+}
+
+# Fields of a fit request other than the data; the CSV form accepts the same.
+def fit_options(cfg):
+    return {
+        "feature_names": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "maxLength": 200},
+            "maxItems": cfg["MAX_FEATURES"],
+            "description": "One name per column of X; defaults to x0, x1, ...",
+        },
+        "prior": {"type": "string", "enum": PRIORS, "default": "lasso"},
+        "alpha": {"type": "number", "minimum": 0, "default": 0.1,
+                  "description": "Penalty strength in scikit-learn's ElasticNet convention."},
+        "l1_ratio": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5,
+                     "description": "Share of the L1 penalty; used by prior elastic_net."},
+        "sigma": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": None,
+                  "description": "Known noise scale; null estimates it."},
+        "fit_intercept": {"type": "boolean", "default": True},
+        "standardize": {"type": "boolean", "default": False},
+        "learn_alpha": {"type": "boolean", "default": False},
+        "method": {"type": "string", "enum": METHODS, "default": "nuts",
+                   "description": "map and exact answer at once (201); nuts is queued (202)."},
+        "draws": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_DRAWS"], "default": 1000},
+        "tune": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_TUNE"], "default": 1000},
+        "chains": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_CHAINS"], "default": 4},
+        "seed": {"type": ["integer", "null"], "minimum": 0, "maximum": 2**32 - 1, "default": None},
+        "hdi_prob": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
+                     "default": 0.94},
+        "wait": {"type": "boolean", "default": False,
+                 "description": "For nuts: hold the request until the fit ends "
+                                "(at most BAYESREG_WAIT_TIMEOUT s)."},
+    }
+
+
+def fit_request(cfg):
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "X": MATRIX,
+            "y": {"type": "array", "minItems": 1, "items": NUMBER},
+            "dataset": {"type": "string", "enum": DATASETS,
+                        "description": "Embedded demo data instead of X and y."},
+            **fit_options(cfg),
+        },
+        "oneOf": [
+            {"required": ["X", "y"], "not": {"required": ["dataset"]}},
+            {"required": ["dataset"], "not": {"anyOf": [{"required": ["X"]}, {"required": ["y"]}]}},
+        ],
+    }
+
+
+def fit_form(cfg):
+    """multipart/form-data: a CSV file, the name of its target column, options as text."""
+    options = {name: {"type": "string", "description": f"Parsed as {spec['type']}."}
+               for name, spec in fit_options(cfg).items() if name != "feature_names"}
+    return {
+        "type": "object",
+        "required": ["file", "target"],
+        "properties": {
+            "file": {"type": "string", "format": "binary",
+                     "description": "CSV with a header row; every column numeric."},
+            "target": {"type": "string", "description": "Name of the column to predict."},
+            **options,
+        },
+    }
+
+
+def predict_request(cfg):
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["X"],
+        "properties": {
+            "X": MATRIX,
+            "hdi_prob": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+        },
+    }
+
+
+_PARAM = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        **{key: NULLABLE_NUMBER for key in (
+            "map", "mean", "sd", "median", "hdi_low", "hdi_high", "r_hat", "ess_bulk",
+            "ess_tail", "mcse_mean", "prob_positive")},
+        "map_in_hdi": {"type": ["boolean", "null"]},
+    },
+}
+
+FIT = {
+    "type": "object",
+    "required": ["id", "status", "request", "feature_names", "map", "posterior",
+                 "diagnostics", "timing", "error", "progress", "created_at", "updated_at"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "status": {"type": "string", "enum": STATUSES},
+        "request": {"type": "object",
+                    "description": "The options as sent, plus n_samples, n_features and "
+                                   "source; the data itself is at /v1/fits/{id}/data."},
+        "feature_names": {"type": "array", "items": {"type": "string"}},
+        "map": {"type": ["object", "null"], "properties": {
+            "coef": {"type": "array", "items": NULLABLE_NUMBER},
+            "intercept": NULLABLE_NUMBER}},
+        "posterior": {"type": ["object", "null"], "properties": {
+            "coef": {"type": "array", "items": _PARAM},
+            "intercept": {"anyOf": [_PARAM, {"type": "null"}]},
+            "sigma": {"anyOf": [_PARAM, {"type": "null"}]},
+            "alpha": {"anyOf": [_PARAM, {"type": "null"}]}}},
+        "diagnostics": {"type": ["object", "null"], "properties": {
+            "divergences": {"type": ["integer", "null"]},
+            "max_r_hat": NULLABLE_NUMBER,
+            "min_ess_bulk": NULLABLE_NUMBER,
+            "warnings": {"type": "array", "items": {"type": "string"}}}},
+        "timing": {"type": ["object", "null"],
+                   "additionalProperties": NULLABLE_NUMBER},
+        "error": {"type": ["object", "null"], "properties": {
+            "message": {"type": "string"}, "field": {"type": ["string", "null"]}}},
+        "progress": {"type": "object", "required": ["draws_done", "draws_total"], "properties": {
+            "draws_done": {"type": "integer"}, "draws_total": {"type": "integer"}}},
+        "worker_pid": {"type": ["integer", "null"],
+                       "description": "Process sampling this fit (nuts only)."},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "links": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+FIT_LIST = {
+    "type": "object",
+    "required": ["items", "total", "limit", "offset", "next"],
+    "properties": {
+        "items": {"type": "array", "items": FIT},
+        "total": {"type": "integer", "minimum": 0},
+        "limit": {"type": "integer", "minimum": 1},
+        "offset": {"type": "integer", "minimum": 0},
+        "next": {"type": ["string", "null"]},
+    },
+}
+
+FIT_DATA = {
+    "type": "object",
+    "required": ["X", "y", "feature_names"],
+    "properties": {"X": {"type": "array", "items": {"type": "array", "items": NUMBER}},
+                   "y": {"type": "array", "items": NUMBER},
+                   "feature_names": {"type": "array", "items": {"type": "string"}}},
+}
+
+PREDICTION = {
+    "type": "object",
+    "required": ["fit_id", "map", "posterior"],
+    "properties": {
+        "fit_id": {"type": "string"},
+        "map": {"type": "array", "items": NULLABLE_NUMBER},
+        "posterior": {"type": ["object", "null"], "properties": {
+            key: {"type": "array", "items": NULLABLE_NUMBER}
+            for key in ("mean", "mean_low", "mean_high", "obs_low", "obs_high")}},
+        "hdi_prob": NULLABLE_NUMBER,
+        "note": {"type": "string"},
+    },
+}
+
+HEALTH = {
+    "type": "object",
+    "required": ["status", "version", "queue_depth", "running", "workers_alive", "workers"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "degraded"]},
+        "version": {"type": "string"},
+        "queue_depth": {"type": "integer"},
+        "running": {"type": "integer"},
+        "workers_alive": {"type": "integer"},
+        "workers": {"type": "array", "items": {"type": "object", "properties": {
+            "pid": {"type": "integer"}, "fit_id": {"type": ["string", "null"]},
+            "heartbeat_age_s": {"type": "number"}}}},
+    },
+}
+
+PROBLEM = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "errors"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {
+            "type": "object", "required": ["field", "message"],
+            "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
+    },
+}
