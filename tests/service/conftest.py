@@ -1,0 +1,157 @@
+"""Fixtures for the service tests: an in-process app (Flask test client, its
+own sampling pool) and a real server (``python -m service``) on a free
+loopback port, each with its own data directory."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# Small caps so the cap tests send small bodies.
+CAPS = {"MAX_CONTENT_LENGTH": 2 * 1024 * 1024, "MAX_CELLS": 100_000, "MAX_DRAWS_TOTAL": 40_000}
+
+
+def wait_until(predicate, timeout, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """``python -m service`` in its own process group, stopped by its id."""
+
+    def __init__(self, data_dir, workers=2):
+        self.data_dir = str(data_dir)
+        self.workers = workers
+        self.proc = None
+        self.base = None
+
+    def start(self, timeout=180):
+        port = _free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, PYTHONPATH=ROOT, BAYESREG_HTTP_WORKERS="2",
+                   **{f"BAYESREG_{k}": str(v) for k, v in CAPS.items()})
+        self.log = open(os.path.join(self.data_dir, "server.log"), "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port),
+             "--data-dir", self.data_dir, "--workers", str(self.workers)],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+
+        def ready():
+            assert self.proc.poll() is None, f"server exited with {self.proc.returncode}"
+            try:
+                health = requests.get(self.url("/health"), timeout=2).json()
+            except requests.RequestException:
+                return None
+            return health if health["workers_alive"] >= self.workers else None
+
+        return wait_until(ready, timeout, interval=0.2, what="the server's /health")
+
+    def url(self, path):
+        return self.base + path
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.proc = None
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("server-data"))
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    from service import create_app
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path_factory.mktemp("app-data")),
+                      "WORKERS": 1, **CAPS})
+    yield app
+    app.extensions["bayesreg.pool"].stop()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def diabetes():
+    from bayesreg import load_diabetes
+
+    X, y = load_diabetes()
+    return X, y
+
+
+class Reply:
+    def __init__(self, status, headers, content):
+        self.status, self.headers, self.content = status, headers, content
+
+    @property
+    def json(self):
+        import json
+
+        return json.loads(self.content)
+
+
+class Http:
+    """The same calls against Flask's test client or the real server."""
+
+    def __init__(self, client=None, server=None):
+        self.client, self.server = client, server
+
+    def __call__(self, method, path, json=None, data=None, content_type=None):
+        if self.client is not None:
+            resp = self.client.open(path, method=method, json=json, data=data,
+                                    content_type=content_type)
+            return Reply(resp.status_code, resp.headers, resp.get_data())
+        headers = {"Content-Type": content_type} if content_type else {}
+        resp = requests.request(method, self.server.url(path), json=json, data=data,
+                                headers=headers, timeout=120)
+        return Reply(resp.status_code, resp.headers, resp.content)
+
+    def wait_done(self, fit_id, timeout=240):
+        seen = []
+
+        def done():
+            fit = self("GET", f"/v1/fits/{fit_id}").json
+            seen.append((fit["status"], fit["progress"]["draws_done"], fit["progress"]["draws_total"]))
+            return fit if fit["status"] in ("succeeded", "failed") else None
+
+        return wait_until(done, timeout, interval=0.05, what=f"fit {fit_id}"), seen
+
+
+@pytest.fixture(params=["client", "server"])
+def http(request):
+    if request.param == "client":
+        return Http(client=request.getfixturevalue("app").test_client())
+    return Http(server=request.getfixturevalue("server"))

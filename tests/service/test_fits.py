@@ -1,0 +1,151 @@
+"""The fit lifecycle over HTTP, through the test client and a real server alike."""
+
+import io
+
+import arviz as az
+import numpy as np
+import pytest
+from sklearn.linear_model import ElasticNet, Lasso, Ridge
+
+from bayesreg import BayesianRegression
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SMALL_NUTS = {"method": "nuts", "draws": 200, "tune": 200, "chains": 2, "seed": 7}
+
+
+def _sklearn(prior, alpha, l1_ratio, n):
+    if prior == "lasso":
+        return Lasso(alpha=alpha, tol=1e-12, max_iter=200_000)
+    if prior == "elastic_net":
+        return ElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=1e-12, max_iter=200_000)
+    return Ridge(alpha=alpha * n)  # Ridge's loss has no 1/(2n)
+
+
+@pytest.mark.parametrize("prior", ["ridge", "lasso", "elastic_net"])
+def test_map_equals_core_and_sklearn(http, diabetes, prior):
+    X, y = diabetes
+    body = {"X": X.to_numpy().tolist(), "y": y.tolist(), "feature_names": list(X.columns),
+            "prior": prior, "alpha": 0.05, "l1_ratio": 0.3, "method": "map"}
+    resp = http("POST", "/v1/fits", json=body)
+    assert resp.status == 201, resp.content
+    fit = resp.json
+    assert resp.headers["Location"] == f"/v1/fits/{fit['id']}"
+    assert fit["status"] == "succeeded" and fit["posterior"] is None
+    core = BayesianRegression(prior=prior, alpha=0.05, l1_ratio=0.3).fit(X, y, method="map")
+    ref = _sklearn(prior, 0.05, 0.3, len(y)).fit(X, y)
+    for other_coef, other_icpt in ((core.coef_, core.intercept_), (ref.coef_, ref.intercept_)):
+        np.testing.assert_allclose(fit["map"]["coef"], other_coef, rtol=1e-6, atol=1e-6)
+        assert fit["map"]["intercept"] == pytest.approx(other_icpt, rel=1e-6, abs=1e-6)
+    assert fit["feature_names"] == list(X.columns)
+
+
+def test_map_fit_predicts_without_posterior(http):
+    fit = http("POST", "/v1/fits", json={"dataset": "diabetes", "method": "map"}).json
+    pred = http("POST", f"/v1/fits/{fit['id']}/predict", json={"X": [[0.0] * 10]})
+    assert pred.status == 200
+    assert pred.json["posterior"] is None and "no posterior" in pred.json["note"]
+    assert pred.json["map"][0] == pytest.approx(fit["map"]["intercept"])
+    for suffix in ("posterior.nc", "plot.png"):
+        resp = http("GET", f"/v1/fits/{fit['id']}/{suffix}")
+        assert resp.status == 409 and resp.json["errors"][0]["field"] == "method"
+
+
+def test_exact_answers_at_once_with_posterior(http, tmp_path):
+    resp = http("POST", "/v1/fits", json={"dataset": "diabetes", "prior": "ridge", "alpha": 0.1,
+                                          "method": "exact", "draws": 500, "chains": 2})
+    assert resp.status == 201
+    fit = resp.json
+    assert fit["status"] == "succeeded"
+    assert [c["name"] for c in fit["posterior"]["coef"]] == fit["feature_names"]
+    nc = http("GET", f"/v1/fits/{fit['id']}/posterior.nc")
+    assert nc.status == 200
+    (tmp_path / "exact.nc").write_bytes(nc.content)
+    assert az.from_netcdf(tmp_path / "exact.nc").posterior["coef"].shape[:2] == (2, 500)
+
+
+def test_nuts_lifecycle(http, tmp_path):
+    resp = http("POST", "/v1/fits", json={"dataset": "diabetes", "prior": "lasso", "alpha": 0.1,
+                                          **SMALL_NUTS})
+    assert resp.status == 202, resp.content
+    fit = resp.json
+    assert resp.headers["Location"] == f"/v1/fits/{fit['id']}"
+    assert fit["status"] in ("queued", "running")
+    assert fit["progress"] == {"draws_done": 0, "draws_total": 2 * (200 + 200)}
+
+    fit, seen = http.wait_done(fit["id"])
+    assert fit["status"] == "succeeded", fit["error"]
+    assert any(status in ("queued", "running") for status, _, _ in seen)
+    assert fit["progress"]["draws_done"] == fit["progress"]["draws_total"] == 800
+    assert fit["worker_pid"] > 0
+    post = fit["posterior"]
+    assert [c["name"] for c in post["coef"]] == fit["feature_names"]
+    for row in post["coef"] + [post["intercept"], post["sigma"]]:
+        assert row["hdi_low"] <= row["median"] <= row["hdi_high"]
+        assert row["r_hat"] is not None and row["ess_bulk"] > 0
+    diag = fit["diagnostics"]
+    assert diag["divergences"] >= 0 and isinstance(diag["warnings"], list)
+    assert diag["max_r_hat"] is not None and diag["min_ess_bulk"] > 0
+
+    pred = http("POST", f"/v1/fits/{fit['id']}/predict",
+                json={"X": [[0.0] * 10, [0.05] * 10], "hdi_prob": 0.9}).json
+    p = pred["posterior"]
+    assert pred["hdi_prob"] == 0.9 and len(pred["map"]) == 2
+    for i in range(2):
+        assert p["obs_low"][i] < p["mean_low"][i] <= p["mean"][i] <= p["mean_high"][i] < p["obs_high"][i]
+
+    nc = http("GET", f"/v1/fits/{fit['id']}/posterior.nc")
+    assert nc.status == 200 and nc.headers["Content-Type"] == "application/x-netcdf"
+    (tmp_path / "post.nc").write_bytes(nc.content)
+    idata = az.from_netcdf(tmp_path / "post.nc")
+    assert idata.posterior["coef"].shape[:2] == (2, 200)
+
+    png = http("GET", f"/v1/fits/{fit['id']}/plot.png")
+    assert png.status == 200 and png.content.startswith(PNG_MAGIC)
+    assert png.headers["Content-Type"] == "image/png"
+
+
+def test_nuts_wait_returns_finished_fit(http):
+    resp = http("POST", "/v1/fits", json={"dataset": "diabetes", "wait": True, **SMALL_NUTS})
+    assert resp.status == 201 and resp.json["status"] == "succeeded"
+    assert "wait" not in resp.json["request"]
+
+
+def test_csv_upload(http, diabetes):
+    from urllib3 import encode_multipart_formdata
+
+    X, y = diabetes
+    csv = X.assign(target=y).to_csv(index=False).encode()
+    body, ctype = encode_multipart_formdata({
+        "file": ("diabetes.csv", csv, "text/csv"), "target": "target", "prior": "ridge",
+        "alpha": "0.2", "method": "map", "fit_intercept": "true"})
+    resp = http("POST", "/v1/fits", data=body, content_type=ctype)
+    assert resp.status == 201, resp.content
+    fit = resp.json
+    assert fit["feature_names"] == list(X.columns) and fit["request"]["source"] == "csv"
+    core = BayesianRegression(prior="ridge", alpha=0.2).fit(X, y, method="map")
+    np.testing.assert_allclose(fit["map"]["coef"], core.coef_, rtol=1e-9, atol=1e-9)
+    data = http("GET", f"/v1/fits/{fit['id']}/data").json
+    np.testing.assert_array_equal(data["X"], X.to_numpy())
+    np.testing.assert_array_equal(data["y"], y.to_numpy())
+
+
+def test_list_pages_and_delete(http):
+    ids = [http("POST", "/v1/fits", json={"dataset": "diabetes", "method": "map", "alpha": a}).json["id"]
+           for a in (0.01, 0.02, 0.03)]
+    page = http("GET", "/v1/fits?limit=2").json
+    assert page["limit"] == 2 and page["total"] >= 3 and len(page["items"]) == 2
+    assert [f["id"] for f in page["items"]] == ids[::-1][:2]  # newest first
+    assert "X" not in page["items"][0]["request"]
+    nxt = http("GET", page["next"]).json
+    assert nxt["offset"] == 2 and nxt["items"][0]["id"] == ids[0]
+
+    assert http("DELETE", f"/v1/fits/{ids[1]}").status == 204
+    assert http("GET", f"/v1/fits/{ids[1]}").status == 404
+    assert http("DELETE", f"/v1/fits/{ids[1]}").status == 404
+
+
+def test_predict_checks_width_and_state(http):
+    fit = http("POST", "/v1/fits", json={"dataset": "diabetes", "method": "map"}).json
+    resp = http("POST", f"/v1/fits/{fit['id']}/predict", json={"X": [[1.0, 2.0]]})
+    assert resp.status == 422 and resp.json["errors"][0]["field"] == "X"
+    assert "10" in resp.json["errors"][0]["message"]
