@@ -1,0 +1,250 @@
+"""Tests of bayesreg.dropout against closed forms (seeded, a few seconds each)."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.special import ndtr
+from scipy.stats import norm
+from sklearn.base import clone
+
+from bayesreg.dropout import (
+    MCDropoutRegressor,
+    inverted_dropout,
+    mixture_normal_quantile,
+)
+
+
+@pytest.fixture(scope="module")
+def sine_data():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-3, 3, size=(200, 1))
+    y = np.sin(X[:, 0]) + 0.02 * rng.normal(size=200)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def small_fit(sine_data):
+    X, y = sine_data
+    return MCDropoutRegressor(hidden=(20,), dropout=0.1, tau=50.0, epochs=50,
+                              mc_samples=400, random_state=1).fit(X, y)
+
+
+# ---------------------------------------------------------------- dropout layer
+@pytest.mark.parametrize("p", [0.05, 0.3, 0.7])
+def test_inverted_dropout_keeps_expected_activation(p):
+    """E_m[m x / (1-p)] = x: mean over M masks within 5 Monte Carlo SEs."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=8)
+    M = 200_000
+    mask = rng.random((M, 8)) < 1 - p
+    out = inverted_dropout(x, mask, p)
+    se = np.abs(x) * math.sqrt(p / (1 - p) / M)
+    assert np.all(np.abs(out.mean(axis=0) - x) < 5 * se + 1e-12)
+    # survivors are scaled by exactly 1/(1-p), dropped units are exactly 0
+    assert set(np.unique(out[:, 0] / x[0]).round(12)) <= {0.0, round(1 / (1 - p), 12)}
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_unscaled_dropout_has_the_scaling_problem(p):
+    """Without 1/(1-p), training expectation is (1-p) x, so the plain net is 1/(1-p) too big."""
+    rng = np.random.default_rng(2)
+    x = rng.uniform(1, 2, size=5)
+    M = 200_000
+    mask = rng.random((M, 5)) < 1 - p
+    train_mean = inverted_dropout(x, mask, p, rescale=False).mean(axis=0)
+    ratio = x / train_mean  # test-time activation / training-time expectation
+    np.testing.assert_allclose(ratio, 1 / (1 - p), rtol=5 * math.sqrt(p / (1 - p) / M) * 2)
+    assert np.all(np.abs(ratio - 1) > 0.2)
+
+
+# ---------------------------------------------------------------- dropout = 0
+def test_zero_dropout_mc_equals_deterministic_and_variance_is_noise(sine_data):
+    X, y = sine_data
+    tau = 4.0
+    m = MCDropoutRegressor(hidden=(10,), dropout=0.0, tau=tau, epochs=5, mc_samples=200,
+                           random_state=0).fit(X, y)
+    Xt = X[:30]
+    mean, sd = m.predict(Xt, return_std=True)
+    det = m.predict_deterministic(Xt)
+    np.testing.assert_allclose(mean, det, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(sd**2, np.full(30, 1 / tau))
+    # the mixture of identical Gaussians is that Gaussian: exact normal quantiles
+    iv = m.predict_interval(Xt, prob=0.9)
+    half = norm.ppf(0.95) / math.sqrt(tau)
+    np.testing.assert_allclose(iv.lower, det - half, atol=1e-8)
+    np.testing.assert_allclose(iv.upper, det + half, atol=1e-8)
+    ll = m.log_likelihood(Xt, y[:30])
+    np.testing.assert_allclose(ll, norm.logpdf(y[:30], det, 1 / math.sqrt(tau)).mean(),
+                               rtol=1e-10)
+
+
+# ---------------------------------------------------------------- Wager et al.
+def test_linear_input_dropout_converges_to_adaptive_ridge():
+    r"""Input dropout on a linear model = data-dependent ridge (Wager et al. 2013).
+
+    E||y - (M o X / (1-d)) w||^2 = ||y - Xw||^2 + d/(1-d) sum_j w_j^2 sum_i x_ij^2, so
+    w* = (X'X + d/(1-d) diag(X'X))^{-1} X'y on centred data. Full-batch Adam with
+    inverse-time step decay reaches it within 1e-2 (max abs error; about 3e-3 observed),
+    while plain OLS is > 0.1 away in every coefficient.
+    """
+    rng = np.random.default_rng(0)
+    N, d, delta = 200, 3, 0.3
+    X = rng.normal(size=(N, d))
+    X[:, 1] += 0.5 * X[:, 0]
+    X = (X - X.mean(0)) / X.std(0)
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.5 * rng.normal(size=N)
+    y -= y.mean()
+    G = X.T @ X
+    w_cf = np.linalg.solve(G + delta / (1 - delta) * np.diag(np.diag(G)), X.T @ y)
+    w_ols = np.linalg.solve(G, X.T @ y)
+    m = MCDropoutRegressor(hidden=(), dropout=delta, epochs=5000, batch_size=N,
+                           learning_rate=0.05, learning_rate_decay=0.01, weight_decay=0.0,
+                           standardize=False, random_state=0).fit(X, y)
+    w = m.coefs_[0][:, 0]
+    assert np.abs(w - w_cf).max() < 1e-2
+    assert abs(m.intercepts_[0][0]) < 2e-2
+    assert np.all(np.abs(w_ols - w_cf) > 0.1)
+    assert np.all(np.abs(w - w_ols) > 0.1)
+
+
+def test_linear_model_mc_moments_match_closed_form():
+    r"""For y = (m o x / (1-p)) w + b: E = x w + b and Var = p/(1-p) sum_j x_j^2 w_j^2."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(100, 4))
+    y = X @ np.array([1.0, -1.0, 0.5, 2.0]) + 0.1 * rng.normal(size=100)
+    p = 0.4
+    m = MCDropoutRegressor(hidden=(), dropout=p, epochs=20, random_state=0).fit(X, y)
+    Xt = X[:10]
+    s = m.sample_predictions(Xt, n_samples=20000)
+    Xs = (Xt - m.x_mean_) / m.x_scale_
+    w = m.coefs_[0][:, 0]
+    var = p / (1 - p) * (Xs**2 @ w**2) * m.y_scale_**2
+    det = m.predict_deterministic(Xt)
+    se = np.sqrt(var / s.shape[0])
+    assert np.all(np.abs(s.mean(0) - det) < 5 * se)
+    # sample variance of 20000 draws: relative SE ~ sqrt(2/T) * kurtosis factor < 3%
+    np.testing.assert_allclose(s.var(0), var, rtol=0.08)
+
+
+# ---------------------------------------------------------------- predictive
+def test_interval_and_loglik_are_the_mixture_closed_forms(small_fit, sine_data):
+    X, y = sine_data
+    m = small_fit
+    Xt, yt = X[:15], y[:15]
+    s = m.sample_predictions(Xt)
+    sd = 1 / math.sqrt(m.tau)
+    iv = m.predict_interval(Xt, prob=0.8)
+    # mixture CDF at the bounds is exactly 0.1 and 0.9
+    cdf = lambda x: ndtr((x[None, :] - s) / sd).mean(0)  # noqa: E731
+    np.testing.assert_allclose(cdf(iv.lower), 0.1, atol=1e-8)
+    np.testing.assert_allclose(cdf(iv.upper), 0.9, atol=1e-8)
+    np.testing.assert_allclose(iv.mean, m.predict(Xt))
+    # log of the mixture density, computed directly
+    dens = norm.pdf(yt[None, :], s, sd).mean(0)
+    np.testing.assert_allclose(m.log_likelihood(Xt, yt), np.log(dens).mean(), rtol=1e-10)
+    mean, psd = m.predict(Xt, return_std=True)
+    np.testing.assert_allclose(psd**2, 1 / m.tau + (s**2).mean(0) - s.mean(0) ** 2, rtol=1e-8)
+    assert np.all(psd**2 > 1 / m.tau)
+
+
+def test_mixture_quantile_bimodal():
+    means = np.array([[-3.0], [3.0]])
+    q = mixture_normal_quantile(means, 1.0, 0.5)
+    np.testing.assert_allclose(q, 0.0, atol=1e-9)
+    q = mixture_normal_quantile(means, 1.0, 0.25)
+    np.testing.assert_allclose(0.5 * (ndtr(q + 3) + ndtr(q - 3)), 0.25, atol=1e-10)
+
+
+# ---------------------------------------------------------------- seeds, MC error
+def test_seeded_runs_reproducible(sine_data):
+    X, y = sine_data
+    kw = dict(hidden=(8,), dropout=0.1, epochs=5, mc_samples=100)
+    a = MCDropoutRegressor(random_state=7, **kw).fit(X, y).predict(X[:20])
+    b = MCDropoutRegressor(random_state=7, **kw).fit(X, y).predict(X[:20])
+    c = MCDropoutRegressor(random_state=8, **kw).fit(X, y).predict(X[:20])
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_mc_mean_settles_like_one_over_sqrt_T(small_fit, sine_data):
+    """sd over seeds of the MC mean shrinks by ~4 when T grows 16x."""
+    X, _ = sine_data
+    Xt = X[:20]
+    sds = []
+    for T in (50, 800):
+        means = np.array([small_fit.sample_predictions(Xt, T, random_state=r).mean(0)
+                          for r in range(40)])
+        sds.append(means.std(0, ddof=1).mean())
+    ratio = sds[0] / sds[1]
+    assert 3.0 < ratio < 5.3, ratio
+
+
+def test_fits_smooth_function(sine_data):
+    X, y = sine_data
+    m = MCDropoutRegressor(hidden=(50,), dropout=0.01, tau=100.0, epochs=300, batch_size=32,
+                           mc_samples=1000, random_state=0).fit(X, y)
+    Xt = np.linspace(-2.8, 2.8, 100)[:, None]
+    rmse = np.sqrt(np.mean((m.predict(Xt) - np.sin(Xt[:, 0])) ** 2))
+    assert rmse < 0.1, rmse
+    assert m.score(X, y) > 0.98
+
+
+def test_sklearn_clone_and_params():
+    m = MCDropoutRegressor(hidden=(5, 5), dropout=0.2, random_state=3)
+    c = clone(m)
+    assert c.get_params() == m.get_params()
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    c.set_params(epochs=2, mc_samples=10).fit(X, X[:, 0])
+    assert [W.shape for W in c.coefs_] == [(2, 5), (5, 5), (5, 1)]
+
+
+# ---------------------------------------------------------------- validation
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"dropout": 1.0}, "dropout"),
+        ({"dropout": -0.1}, "dropout"),
+        ({"tau": 0.0}, "tau"),
+        ({"tau": float("nan")}, "tau"),
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": 2.5}, "epochs"),
+        ({"hidden": 50}, "hidden"),
+        ({"hidden": (50, 0)}, "hidden"),
+        ({"hidden": (5.5,)}, "hidden"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"learning_rate": -1.0}, "learning_rate"),
+        ({"mc_samples": 0}, "mc_samples"),
+        ({"length_scale": -1.0}, "length_scale"),
+        ({"weight_decay": -1.0}, "weight_decay"),
+        ({"random_state": "a"}, "random_state"),
+    ],
+)
+def test_bad_hyperparameters_raise(kwargs, name):
+    X = np.zeros((5, 2))
+    with pytest.raises(ValueError, match=name) as exc:
+        MCDropoutRegressor(**kwargs).fit(X, np.zeros(5))
+    assert repr(next(iter(kwargs.values())))[:3] in str(exc.value)
+
+
+def test_bad_data_raise():
+    m = MCDropoutRegressor(epochs=1, mc_samples=5, hidden=(3,))
+    X = np.random.default_rng(0).normal(size=(10, 2))
+    y = X[:, 0]
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        m.fit(X[:, 0], y)
+    Xn = X.copy()
+    Xn[0, 0] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN"):
+        m.fit(Xn, y)
+    with pytest.raises(ValueError, match="y contains NaN"):
+        m.fit(X, np.r_[np.inf, y[1:]])
+    with pytest.raises(ValueError, match="y has 9 values but X has 10 rows"):
+        m.fit(X, y[:9])
+    m.fit(X, y)
+    with pytest.raises(ValueError, match="X has 3 features"):
+        m.predict(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="prob"):
+        m.predict_interval(X, prob=1.5)
+    with pytest.raises(ValueError, match="n_samples"):
+        m.sample_predictions(X, n_samples=0)
