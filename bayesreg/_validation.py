@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
-__all__ = ["InputError", "check_Xy", "check_X", "check_param"]
+__all__ = ["InputError", "InputTypeError", "check_Xy", "check_X", "check_param"]
 
 
 class InputError(ValueError):
     """A bad argument. ``field`` names the argument, so callers (the HTTP service) can point at it."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+    def __init__(self, field: str, message: str, *, prefix: bool = True):
+        super().__init__(f"{field}: {message}" if prefix else message)
         self.field = field
         self.message = message
+
+
+class InputTypeError(InputError, TypeError):
+    """Non-numeric data: both a ValueError (our contract) and a TypeError (NumPy's and sklearn's)."""
 
 
 def _describe(value) -> str:
@@ -56,27 +61,43 @@ def check_param(name, value, *, kind="real", low=None, high=None, low_open=False
 
 def _as_float_matrix(values, name: str, ndim: int) -> np.ndarray:
     if hasattr(values, "dtypes") and ndim == 2:  # pandas DataFrame: name the offending column
+        from pandas.api.types import is_bool_dtype, is_complex_dtype, is_numeric_dtype
+
         bad = [str(c) for c, t in values.dtypes.items()
-               if not (np.issubdtype(t, np.number) or np.issubdtype(t, np.bool_))]
+               if not (is_numeric_dtype(t) or is_bool_dtype(t)) or is_complex_dtype(t)]
         if bad:
             raise InputError(name, f"non-numeric column(s) {bad}")
+    if hasattr(values, "tocsr") or hasattr(values, "sparse"):  # scipy.sparse or pandas sparse
+        raise InputTypeError(name, "sparse input is not supported; pass a dense array "
+                                   "(e.g. X.toarray())")
     try:
-        arr = np.asarray(values, dtype=float)
+        raw = np.asarray(values)
+        if np.iscomplexobj(raw):
+            raise InputError(name, "Complex data not supported; pass real numbers")
+        arr = raw.astype(float)
     except (TypeError, ValueError) as exc:
-        raise InputError(name, f"must contain only numbers ({exc})") from None
+        if isinstance(exc, InputError):
+            raise
+        raise InputTypeError(name, f"must contain only numbers ({exc})") from None
     if arr.ndim != ndim:
         if ndim == 2 and arr.ndim == 1:
             raise InputError(name, f"must be 2-D (n_samples, n_features); got a 1-D array of "
-                                   f"shape {arr.shape}. Reshape with X.reshape(-1, 1) for one "
+                                   f"shape {arr.shape}. Reshape your data with X.reshape(-1, 1) for one "
                                    "feature or X.reshape(1, -1) for one sample")
-        if ndim == 1 and arr.ndim == 2 and 1 in arr.shape:
+        if ndim == 1 and arr.ndim == 2 and arr.shape[1] == 1:
+            from sklearn.exceptions import DataConversionWarning
+
+            warnings.warn(f"A column-vector {name} was passed when a 1d array was expected; "
+                          "it was flattened with ravel()", DataConversionWarning, stacklevel=4)
             arr = arr.ravel()
         else:
             raise InputError(name, f"must be {ndim}-D; got shape {arr.shape}")
-    if arr.size == 0 or arr.shape[0] == 0:
-        raise InputError(name, f"is empty (shape {arr.shape}); at least one sample is required")
+    if arr.shape[0] == 0:
+        raise InputError(name, f"is empty: 0 sample(s) (shape={arr.shape}) while a minimum of 1 "
+                               "is required.")
     if ndim == 2 and arr.shape[1] == 0:
-        raise InputError(name, f"has no features (shape {arr.shape})")
+        raise InputError(name, f"has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
+                               "required.")
     bad = ~np.isfinite(arr)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -87,12 +108,12 @@ def _as_float_matrix(values, name: str, ndim: int) -> np.ndarray:
     return arr
 
 
-def check_X(X, n_features: int | None = None) -> np.ndarray:
+def check_X(X, n_features: int | None = None, owner: str = "the model") -> np.ndarray:
     """Return X as a finite 2-D float array, checking its width if ``n_features`` is given."""
     arr = _as_float_matrix(X, "X", 2)
     if n_features is not None and arr.shape[1] != n_features:
-        raise InputError("X", f"has {arr.shape[1]} features, but the model was fitted with "
-                              f"{n_features}")
+        raise InputError("X", f"X has {arr.shape[1]} features, but {owner} is expecting "
+                              f"{n_features} features as input", prefix=False)
     return arr
 
 

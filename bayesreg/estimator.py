@@ -125,6 +125,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         if self.random_seed is not None:
             check_param("random_seed", self.random_seed, kind="int", low=0, high=2**32 - 1)
         check_param("sampler", self.sampler, choices=SAMPLERS)
+        check_param("method", self.method, choices=METHODS)
         method = check_param("method", method, choices=METHODS)
         if method == "exact" and prior.l1_ratio != 0.0:
             raise InputError("method", f"'exact' is the conjugate ridge posterior; prior "
@@ -146,6 +147,8 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         """
         start = time.perf_counter()
         prior, method = self._check_params(self.method if method is None else method)
+        if y is None:
+            raise InputError("y", "requires y to be passed, but the target y is None")
         if isinstance(y, str):
             raise InputError("y", f"must be an array of numbers; got {y!r}")
         validate_data(self, X, skip_check_array=True, reset=True)  # n_features_in_, feature_names_in_
@@ -244,7 +247,8 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
                        bool(self.learn_alpha))
         data = {"xtx": stats.xtx, "xty": stats.xty, "yty": stats.yty, "n": float(n)}
         if prior.kind != "flat":
-            data.update(alpha=prior.alpha, l1_ratio=prior.l1_ratio)
+            data["alpha_scale" if self.learn_alpha else "alpha"] = prior.alpha
+            data["l1_ratio"] = prior.l1_ratio
             if prior.kind != "normal":
                 data["g1"] = e / (x_scale * y_scale)
             if prior.kind != "laplace":
@@ -389,8 +393,9 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
     def predict(self, X):
         """MAP predictions."""
         check_is_fitted(self, "coef_")
-        validate_data(self, X, skip_check_array=True, reset=False)
-        return check_X(X, self.coef_.size) @ self.coef_ + self.intercept_
+        X_arr = check_X(X, self.coef_.size, type(self).__name__)
+        validate_data(self, X, skip_check_array=True, reset=False)  # feature-name consistency
+        return X_arr @ self.coef_ + self.intercept_
 
     def predict_interval(self, X, hdi_prob=None) -> PredictiveInterval:
         """Posterior predictive at ``X``: mean, HDI of the mean and HDI of a new observation."""
@@ -399,7 +404,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
             raise InputError("method", "no posterior: the model was fitted with method='map'")
         prob = self.hdi_prob if hdi_prob is None else check_param(
             "hdi_prob", hdi_prob, low=0.0, high=1.0, low_open=True, high_open=True)
-        X_arr = check_X(X, self.coef_.size)
+        X_arr = check_X(X, self.coef_.size, type(self).__name__)
         post = self.posterior_.posterior
         coef = post["coef"].values.reshape(-1, self.coef_.size)
         intercept = post["intercept"].values.ravel()
@@ -421,7 +426,10 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         state = {k: _jsonable(getattr(self, k, None)) for k in self._STATE}
         meta = json.dumps({"params": self.get_params(), "state": state,
-                           "summary": json.loads(self._summary.to_json(orient="split"))})
+                           "summary": {"index": list(self._summary.index),
+                                       "columns": list(self._summary.columns),
+                                       "data": [[_jsonable(v) for v in row]
+                                                for row in self._summary.itertuples(index=False)]}})
         if self.posterior_ is not None:
             idata = self.posterior_.copy()
             idata.posterior.attrs["bayesreg"] = meta

@@ -77,8 +77,8 @@ def _log_normalizer(kind, a, b):
 def build_model(key: ModelKey, data: dict) -> pm.Model:
     """Build the PyMC model for ``key``; ``data`` holds the values of its ``pm.Data`` containers.
 
-    ``data``: ``xtx``, ``xty``, ``yty``, ``n``, ``alpha`` (the fixed penalty, or the Half-Cauchy
-    scale when ``learn_alpha``), ``l1_ratio``, the per-coefficient L1 and L2 penalty weights
+    ``data``: ``xtx``, ``xty``, ``yty``, ``n``, ``alpha`` (the fixed penalty) or, when
+    ``learn_alpha``, ``alpha_scale`` (the scale of alpha's Half-Cauchy prior), ``l1_ratio``, the per-coefficient L1 and L2 penalty weights
     ``g1`` (not for 'normal') and ``g2`` (not for 'laplace') and, when ``sigma_known``, ``sigma``.
     Only what the graph uses may be given: nutpie's ``with_data`` rejects unknown names.
     """
@@ -92,7 +92,7 @@ def build_model(key: ModelKey, data: dict) -> pm.Model:
             sigma = pm.HalfFlat("sigma")
             # Jeffreys p(sigma^2) ∝ 1/sigma^2, i.e. p(sigma) ∝ 1/sigma
             pm.Potential("sigma_prior", -pt.log(sigma))
-        alpha = pm.HalfCauchy("alpha", beta=d["alpha"]) if key.learn_alpha else d["alpha"]
+        alpha = pm.HalfCauchy("alpha", beta=d["alpha_scale"]) if key.learn_alpha else d["alpha"]
         var = sigma**2
         if key.kind != "flat":
             n, rho = d["n"], d["l1_ratio"]
@@ -164,11 +164,14 @@ def _sample_with_callback(compiled, draws, tune, chains, cores, seed, progress):
     from nutpie import _lib
     from nutpie.sample import _BackgroundSampler
 
+    last = [0]
+
     def callback(text):
         try:
             done, total = (int(float(v)) for v in text.split())
         except ValueError:
             return
+        last[0] = done
         progress(done, total)
 
     settings = _lib.PyNutsSettings.Diag(seed)
@@ -186,7 +189,9 @@ def _sample_with_callback(compiled, draws, tune, chains, cores, seed, progress):
     except BaseException:
         sampler.cancel()
         raise
-    progress(chains * (draws + tune), chains * (draws + tune))
+    total = chains * (draws + tune)
+    if last[0] < total:  # the last report may predate the final draws
+        progress(total, total)
     return trace
 
 

@@ -1,0 +1,168 @@
+"""Posterior against the conjugate closed form and against Park & Casella (2008).
+
+Sampling tests are small and seeded; compiled models are shared through the core's cache.
+"""
+
+import arviz as az
+import numpy as np
+import pytest
+from scipy import stats
+
+from bayesreg import BayesianRegression, alpha_from_park_casella
+from bayesreg.model import cache_info
+
+
+def _ridge_closed_form(X, y, alpha, sigma):
+    n, p = X.shape
+    Xc, yc = X - X.mean(0), y - y.mean()
+    cov = np.linalg.inv(Xc.T @ Xc + n * alpha * np.eye(p))
+    return cov @ Xc.T @ yc, sigma**2 * cov
+
+
+@pytest.fixture(scope="module")
+def ridge_data():
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((120, 5)) * [1, 2, 0.5, 1, 3]
+    y = X @ np.array([1.0, -0.5, 2.0, 0.0, 0.3]) + 4 + 1.3 * rng.standard_normal(120)
+    return X, y
+
+
+def test_ridge_nuts_matches_conjugate_closed_form(ridge_data):
+    X, y = ridge_data
+    alpha, sigma = 0.2, 1.3
+    est = BayesianRegression(prior="ridge", alpha=alpha, sigma=sigma, draws=1000, tune=500,
+                             chains=4, random_seed=11).fit(X, y)
+    mean, cov = _ridge_closed_form(X, y, alpha, sigma)
+    s = est.summary()
+    sd = np.sqrt(np.diag(cov))
+    coef_rows = s.iloc[:5]
+    # Monte Carlo error of the mean is mcse_mean; allow 4 of them
+    np.testing.assert_array_less(np.abs(coef_rows["mean"].values - mean), 4 * coef_rows["mcse_mean"].values)
+    # sd's Monte Carlo error is about sd / sqrt(2 ess): allow 4 of them, and 5% at most
+    np.testing.assert_allclose(coef_rows["sd"].values, sd, rtol=0.05)
+    assert est.diagnostics_["divergences"] == 0 and est.diagnostics_["warnings"] == []
+
+
+def test_ridge_exact_equals_closed_form(ridge_data):
+    X, y = ridge_data
+    alpha, sigma = 0.2, 1.3
+    est = BayesianRegression(prior="ridge", alpha=alpha, sigma=sigma, hdi_prob=0.9).fit(X, y, method="exact")
+    mean, cov = _ridge_closed_form(X, y, alpha, sigma)
+    s = est.summary()
+    sd = np.sqrt(np.diag(cov))
+    np.testing.assert_allclose(s["mean"].values[:5], mean, rtol=1e-10)
+    np.testing.assert_allclose(s["sd"].values[:5], sd, rtol=1e-10)
+    np.testing.assert_allclose(s["hdi_high"].values[:5], mean + stats.norm.ppf(0.95) * sd, rtol=1e-10)
+    np.testing.assert_allclose(s["map"].values[:5], mean, rtol=1e-10)   # Gaussian: mode = mean
+    assert est.posterior_.posterior["coef"].shape == (4, 1000, 5)
+
+
+def test_ridge_exact_with_learned_sigma_matches_nuts(ridge_data):
+    """Student-t marginals and the inverse-gamma sigma against NUTS on the same model."""
+    X, y = ridge_data
+    exact = BayesianRegression(prior="ridge", alpha=0.2).fit(X, y, method="exact").summary()
+    nuts = BayesianRegression(prior="ridge", alpha=0.2, draws=1000, tune=500, random_seed=3).fit(X, y)
+    s = nuts.summary()
+    np.testing.assert_array_less(np.abs(s["mean"] - exact["mean"]).values, 4 * s["mcse_mean"].values)
+    np.testing.assert_allclose(s["sd"].values, exact["sd"].values, rtol=0.06)
+    # the sigma posterior: IG((n-1)/2, SSR/2)
+    n = len(y)
+    Xc, yc = X - X.mean(0), y - y.mean()
+    w = np.linalg.solve(Xc.T @ Xc + n * 0.2 * np.eye(5), Xc.T @ yc)
+    ssr = yc @ yc - w @ Xc.T @ yc
+    median = np.sqrt(stats.invgamma((n - 1) / 2, scale=ssr / 2).median())
+    assert exact.loc["sigma", "median"] == pytest.approx(median, rel=1e-10)
+
+
+def test_park_casella_figure_2(diabetes):
+    """Bayesian lasso at lambda = 0.237: 95% intervals exclude 0 for sex, bmi, map (bp), ltg (s5) only."""
+    X, y = diabetes
+    n = len(y)
+    est = BayesianRegression(prior="lasso", alpha=alpha_from_park_casella(0.237, 54.0, n),
+                             hdi_prob=0.95, random_seed=2008).fit(X, y)
+    s = est.summary().loc[list(X.columns)]
+    excludes_zero = s.index[(s["hdi_low"] > 0) | (s["hdi_high"] < 0)]
+    assert sorted(excludes_zero) == ["bmi", "bp", "s5", "sex"]
+    assert est.diagnostics_["max_r_hat"] < 1.01
+    assert est.summary().loc["sigma", "median"] == pytest.approx(54, abs=4)
+
+
+def test_second_fit_of_same_width_does_not_recompile(diabetes):
+    X, y = diabetes
+    est = BayesianRegression(prior="lasso", alpha=0.05, draws=200, tune=200, chains=2, random_seed=1)
+    est.fit(X, y)
+    n_models = len(cache_info())
+    est.fit(X.iloc[:300], y.iloc[:300])
+    assert est.timing_["compile_s"] == 0.0
+    assert len(cache_info()) == n_models
+
+
+def test_learn_alpha_reports_map_at_posterior_median(diabetes):
+    X, y = diabetes
+    est = BayesianRegression(prior="lasso", alpha=0.05, learn_alpha=True, draws=500, tune=500,
+                             random_seed=5).fit(X, y)
+    med = float(est.posterior_.posterior["alpha"].median())
+    assert est.alpha_ == pytest.approx(med)
+    ref = BayesianRegression(prior="lasso", alpha=med).fit(X, y, method="map")
+    np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-10)
+    assert "alpha" in est.summary().index
+
+
+def test_predict_interval_matches_closed_form_predictive(ridge_data):
+    X, y = ridge_data
+    sigma = 1.3
+    est = BayesianRegression(prior="ridge", alpha=0.2, sigma=sigma, draws=2000, chains=4,
+                             hdi_prob=0.9, random_seed=9).fit(X, y, method="exact")
+    x_new = X[:3] + 0.5
+    pi = est.predict_interval(x_new)
+    n = len(y)
+    Xc = X - X.mean(0)
+    cov = sigma**2 * np.linalg.inv(Xc.T @ Xc + n * 0.2 * np.eye(5))
+    d = x_new - X.mean(0)
+    mean_sd = np.sqrt(np.einsum("ij,jk,ik->i", d, cov, d) + sigma**2 / n)
+    # MAP = posterior mean here; the MC mean of 8000 exact draws is within 4 standard errors
+    assert np.all(np.abs(pi.mean - est.predict(x_new)) < 4 * mean_sd / np.sqrt(8000))
+    z = stats.norm.ppf(0.95)
+    np.testing.assert_allclose(pi.mean_high - pi.mean_low, 2 * z * mean_sd, rtol=0.08)
+    obs_sd = np.sqrt(mean_sd**2 + sigma**2)
+    np.testing.assert_allclose(pi.obs_high - pi.obs_low, 2 * z * obs_sd, rtol=0.05)
+
+
+def test_save_and_load_roundtrip(tmp_path, ridge_data):
+    X, y = ridge_data
+    est = BayesianRegression(prior="ridge", alpha=0.2, random_seed=4).fit(X, y, method="exact")
+    path = tmp_path / "fit.nc"
+    est.save(path)
+    back = BayesianRegression.load(path)
+    np.testing.assert_array_equal(back.coef_, est.coef_)
+    assert back.to_dict() == est.to_dict()
+    np.testing.assert_allclose(back.predict_interval(X[:4]).obs_high, est.predict_interval(X[:4]).obs_high)
+    assert az.from_netcdf(path).posterior["coef"].shape == (4, 1000, 5)
+    est_map = BayesianRegression(prior="lasso", alpha=0.1).fit(X, y, method="map")
+    est_map.save(tmp_path / "map.nc")
+    assert BayesianRegression.load(tmp_path / "map.nc").to_dict() == est_map.to_dict()
+
+
+def test_progress_callback_and_pymc_fallback(diabetes):
+    X, y = diabetes
+    seen = []
+    est = BayesianRegression(prior="lasso", alpha=0.05, draws=200, tune=200, chains=2, random_seed=1)
+    est.fit(X, y, progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (800, 800) and all(t == 800 for _, t in seen)
+    slow = BayesianRegression(prior="lasso", alpha=0.05, draws=300, tune=300, chains=2,
+                              random_seed=1, sampler="pymc").fit(X, y)
+    a, b = est.summary(), slow.summary()
+    # same posterior: means agree within a few posterior sd / sqrt(ess)
+    assert np.all(np.abs(a["mean"] - b["mean"]) < 5 * np.hypot(a["mcse_mean"], b["mcse_mean"]) + 1e-9)
+
+
+def test_to_dict_is_json_safe(diabetes):
+    import json
+
+    X, y = diabetes
+    est = BayesianRegression(prior="elastic_net", alpha=0.01, draws=200, tune=200, chains=2,
+                             random_seed=1).fit(X, y)
+    d = json.loads(json.dumps(est.to_dict(), allow_nan=False))
+    assert [c["name"] for c in d["posterior"]["coef"]] == list(X.columns)
+    assert d["map"]["coef"] == pytest.approx(list(est.coef_))
+    assert set(d["diagnostics"]) >= {"divergences", "max_r_hat", "min_ess_bulk", "warnings"}

@@ -1,0 +1,94 @@
+"""Bad input raises a ValueError that names the argument and what was received."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.utils.estimator_checks import check_estimator
+
+from bayesreg import BayesianRegression, InputError
+
+X = np.arange(20.0).reshape(10, 2) ** 1.5
+y = np.arange(10.0)
+
+
+@pytest.mark.parametrize("params,field,fragment", [
+    ({"alpha": -0.1}, "alpha", "-0.1"),
+    ({"l1_ratio": 1.5}, "l1_ratio", "1.5"),
+    ({"l1_ratio": -0.01}, "l1_ratio", "[0.0, 1.0]"),
+    ({"prior": "horseshoe"}, "prior", "horseshoe"),
+    ({"draws": 0}, "draws", "0"),
+    ({"chains": 0}, "chains", "[1, inf]"),
+    ({"tune": -5}, "tune", "-5"),
+    ({"draws": 2.5}, "draws", "integer"),
+    ({"hdi_prob": 1.0}, "hdi_prob", "(0.0, 1.0)"),
+    ({"hdi_prob": 0.0}, "hdi_prob", "0.0"),
+    ({"sigma": -1.0}, "sigma", "-1.0"),
+    ({"sigma": 0.0}, "sigma", "(0.0, inf]"),
+    ({"fit_intercept": "yes"}, "fit_intercept", "boolean"),
+    ({"alpha": "0.1"}, "alpha", "real number"),
+    ({"alpha": True}, "alpha", "real number"),
+    ({"alpha": float("nan")}, "alpha", "finite"),
+    ({"sampler": "stan"}, "sampler", "stan"),
+    ({"method": "vi"}, "method", "'exact', 'map', 'nuts'"),
+])
+def test_bad_parameters(params, field, fragment):
+    with pytest.raises(ValueError) as info:
+        BayesianRegression(**params).fit(X, y, method=params.get("method", "map"))
+    assert isinstance(info.value, InputError) and info.value.field == field
+    assert fragment in str(info.value) and field in str(info.value)
+
+
+def test_unknown_method_in_fit():
+    with pytest.raises(InputError, match="method.*'gibbs'"):
+        BayesianRegression().fit(X, y, method="gibbs")
+
+
+def test_exact_needs_ridge_and_learn_alpha_needs_nuts():
+    with pytest.raises(InputError, match="exact"):
+        BayesianRegression(prior="lasso").fit(X, y, method="exact")
+    with pytest.raises(InputError, match="learn_alpha"):
+        BayesianRegression(learn_alpha=True).fit(X, y, method="map")
+
+
+@pytest.mark.parametrize("Xb,yb,field,fragment", [
+    (X[:9], y, "y", "10 samples but X has 9"),
+    (np.where(np.eye(10, 2) == 1, np.nan, X), y, "X", "NaN at X[0][0]"),
+    (X, np.r_[y[:-1], np.inf], "y", "inf at y[9]"),
+    (np.array([["1", "a"]] * 10), y, "X", "only numbers"),
+    (np.empty((0, 2)), np.empty(0), "X", "empty"),
+    (np.arange(10.0), y, "X", "1-D"),
+    (X, "abc", "y", "numbers"),
+    (pd.DataFrame({"a": range(10), "b": list("abcdefghij")}), y, "X", "'b'"),
+    (X, np.ones((10, 2)), "y", "1-D"),
+])
+def test_bad_data(Xb, yb, field, fragment):
+    with pytest.raises(ValueError) as info:
+        BayesianRegression(prior="ridge").fit(Xb, yb, method="map")
+    assert isinstance(info.value, InputError) and info.value.field == field
+    assert fragment in str(info.value)
+
+
+def test_feature_names_must_match_width():
+    with pytest.raises(InputError, match="feature_names.*3 names but X has 2"):
+        BayesianRegression().fit(X, y, method="map", feature_names=["a", "b", "c"])
+
+
+def test_predict_checks_width():
+    est = BayesianRegression(prior="ridge").fit(X, y, method="map")
+    with pytest.raises(InputError, match="3 features"):
+        est.predict(np.ones((2, 3)))
+
+
+def test_valid_corner_cases_work():
+    rng = np.random.default_rng(0)
+    Xw = rng.standard_normal((8, 20))                  # p > n
+    Xw[:, 3] = 1.0                                     # a constant column
+    Xw[:, 5] = Xw[:, 4]                                # a duplicated column
+    yw = Xw[:, 0] + rng.standard_normal(8)
+    for prior in ["ridge", "lasso", "elastic_net"]:
+        est = BayesianRegression(prior=prior, alpha=0.1).fit(Xw, yw, method="map")
+        assert np.all(np.isfinite(est.coef_)) and est.coef_[3] == 0
+
+
+def test_passes_sklearn_check_estimator():
+    check_estimator(BayesianRegression(method="map"))
