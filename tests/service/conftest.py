@@ -67,6 +67,13 @@ class Server:
     def url(self, path):
         return self.base + path
 
+    def kill(self):
+        """SIGKILL the whole server (master, HTTP workers, pool) as a crash would."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(30)
+        self.proc = None
+        self.log.close()
+
     def stop(self):
         if self.proc is None:
             return
