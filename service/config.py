@@ -32,7 +32,7 @@ DEFAULTS = {
     # How often workers look for queued fits and the watchdog for dead workers.
     "POLL_INTERVAL": 0.02,
     # A worker whose heartbeat is older than this is not counted as alive.
-    "HEARTBEAT_TIMEOUT": 10.0,
+    "HEARTBEAT_TIMEOUT": 3.0,
     "PAGE_LIMIT": 20,
     "MAX_PAGE_LIMIT": 200,
 }

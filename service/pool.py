@@ -70,12 +70,19 @@ def worker_main(data_dir, poll, parent_pid):
     stop.set()
 
 
+def recover(data_dir):
+    """Fail the fits that were running when the previous server died."""
+    store = Store(data_dir)
+    store.fail_running(STOPPED)
+    store.forget_worker()
+    store.close()
+
+
 class Supervisor:
     def __init__(self, data_dir, workers=2, poll=0.02):
         self.data_dir = data_dir
         self.size = max(1, int(workers))
         self.poll = poll
-        self.store = Store(data_dir)
         self.procs = []
         self._stop = threading.Event()
         self._thread = None
@@ -83,8 +90,7 @@ class Supervisor:
 
     def start(self):
         # Whatever was running when the previous server died cannot finish now.
-        self.store.fail_running(STOPPED)
-        self.store.forget_worker()
+        recover(self.data_dir)
         self.procs = [self._spawn() for _ in range(self.size)]
         self._thread = threading.Thread(target=self._watch, name="bayesreg-watchdog", daemon=True)
         self._thread.start()

@@ -16,6 +16,7 @@ import sys
 from gunicorn.app.base import BaseApplication
 
 from .config import DEFAULTS
+from .pool import recover
 
 
 class _Gunicorn(BaseApplication):
@@ -46,6 +47,8 @@ def serve(host: str, port: int, data_dir: str, workers: int | None = None) -> in
     pool = {}
 
     def when_ready(server):
+        # Before any HTTP worker exists: no client may see a dead fit as running.
+        recover(data_dir)
         pool["proc"] = subprocess.Popen(
             [sys.executable, "-m", "service.pool", "--data-dir", data_dir,
              "--workers", str(workers), "--poll", poll])
@@ -76,6 +79,9 @@ def serve(host: str, port: int, data_dir: str, workers: int | None = None) -> in
         "timeout": 120,
         "graceful_timeout": 10,
         "accesslog": os.environ.get("BAYESREG_ACCESS_LOG") or None,
+        # Several servers may share a machine; gunicorn's default control
+        # socket path (one per user) would collide.
+        "control_socket_disable": True,
         "when_ready": when_ready,
         "on_exit": on_exit,
     }

@@ -76,6 +76,12 @@ class Store:
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
+    def close(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
     def fit_dir(self, fit_id: str) -> str:
         """The directory of one fit; refuses anything that is not a UUID4."""
         if not is_fit_id(fit_id):

@@ -42,6 +42,7 @@ class Server:
         self.workers = workers
         self.proc = None
         self.base = None
+        self.pids = set()
 
     def start(self, timeout=180):
         port = _free_port()
@@ -60,9 +61,14 @@ class Server:
                 health = requests.get(self.url("/health"), timeout=2).json()
             except requests.RequestException:
                 return None
-            return health if health["workers_alive"] >= self.workers else None
+            # Rows of the previous run's workers linger until the new pool replaces them.
+            pids = {w["pid"] for w in health["workers"]}
+            fresh = len(pids) >= self.workers and not pids & self.pids
+            return health if fresh and health["workers_alive"] >= self.workers else None
 
-        return wait_until(ready, timeout, interval=0.2, what="the server's /health")
+        health = wait_until(ready, timeout, interval=0.2, what="the server's /health")
+        self.pids = {w["pid"] for w in health["workers"]}
+        return health
 
     def url(self, path):
         return self.base + path
