@@ -86,7 +86,13 @@ def main(argv=None):
         out = HERE / f"{src.stem}.ipynb"
         if args.execute:
             t0 = time.perf_counter()
-            execute(nb, fast=args.fast)
+            try:
+                execute(nb, fast=args.fast)
+            except Exception:
+                failed = Path("/tmp") / f"{src.stem}.failed.ipynb"
+                nbformat.write(nb, failed)
+                print(f"{out.name}: FAILED; partial outputs in {failed}", flush=True)
+                raise
             print(f"{out.name}: executed in {time.perf_counter() - t0:.1f} s", flush=True)
         nbformat.write(nb, out)
         print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size / 1024:.0f} KiB)", flush=True)
