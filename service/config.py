@@ -30,7 +30,7 @@ DEFAULTS = {
     # Longest a ``"wait": true`` request holds its connection, in seconds.
     "WAIT_TIMEOUT": 30.0,
     # How often workers look for queued fits and the watchdog for dead workers.
-    "POLL_INTERVAL": 0.02,
+    "POLL_INTERVAL": 0.005,
     # A worker whose heartbeat is older than this is not counted as alive.
     "HEARTBEAT_TIMEOUT": 3.0,
     "PAGE_LIMIT": 20,

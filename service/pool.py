@@ -79,7 +79,7 @@ def recover(data_dir):
 
 
 class Supervisor:
-    def __init__(self, data_dir, workers=2, poll=0.02):
+    def __init__(self, data_dir, workers=2, poll=0.005):
         self.data_dir = data_dir
         self.size = max(1, int(workers))
         self.poll = poll
@@ -137,7 +137,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m service.pool", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--poll", type=float, default=0.02)
+    parser.add_argument("--poll", type=float, default=0.005)
     args = parser.parse_args(argv)
     supervisor = Supervisor(args.data_dir, args.workers, args.poll).start()
     done = threading.Event()

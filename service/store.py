@@ -147,6 +147,10 @@ class Store:
     # -- queue --------------------------------------------------------------
 
     def claim(self, pid):
+        # A plain read first: in WAL mode it never takes the write lock, so
+        # idle workers polling do not make request threads wait on inserts.
+        if self.db.execute("SELECT 1 FROM fits WHERE status = 'queued' LIMIT 1").fetchone() is None:
+            return None
         row = self.db.execute(
             "UPDATE fits SET status = 'running', worker_pid = ?, updated_at = ?"
             " WHERE seq = (SELECT seq FROM fits WHERE status = 'queued' ORDER BY seq LIMIT 1)"

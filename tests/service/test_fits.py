@@ -149,3 +149,37 @@ def test_predict_checks_width_and_state(http):
     resp = http("POST", f"/v1/fits/{fit['id']}/predict", json={"X": [[1.0, 2.0]]})
     assert resp.status == 422 and resp.json["errors"][0]["field"] == "X"
     assert "10" in resp.json["errors"][0]["message"]
+
+
+def test_full_queue_answers_503_with_retry_after(tmp_path):
+    from service import create_app
+
+    # No pool, so queued fits stay queued and the queue fills deterministically.
+    app = create_app({"TESTING": True, "START_POOL": False, "MAX_QUEUE": 2, "RETRY_AFTER": 7,
+                      "DATA_DIR": str(tmp_path)})
+    client = app.test_client()
+    body = {"dataset": "diabetes", **SMALL_NUTS}
+    assert [client.post("/v1/fits", json=body).status_code for _ in range(2)] == [202, 202]
+    full = client.post("/v1/fits", json=body)
+    assert full.status_code == 503 and full.headers["Retry-After"] == "7"
+    assert full.mimetype == "application/problem+json"
+    assert "BAYESREG_MAX_QUEUE=2" in full.get_json()["detail"]
+    # Cheap methods do not queue, so they still work.
+    assert client.post("/v1/fits", json={"dataset": "diabetes", "method": "map"}).status_code == 201
+    health = client.get("/health").get_json()
+    assert health["queue_depth"] == 2 and health["status"] == "degraded"
+    assert len(list((tmp_path / "fits").iterdir())) == 3  # the rejected fit left no files
+
+
+def test_unexpected_error_is_a_problem_without_internals(tmp_path):
+    from service import create_app
+
+    app = create_app({"START_POOL": False, "DATA_DIR": str(tmp_path)})
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    resp = app.test_client().get("/boom")
+    assert resp.status_code == 500 and resp.mimetype == "application/problem+json"
+    assert "secret" not in resp.get_data(as_text=True)
