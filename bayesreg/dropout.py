@@ -175,9 +175,10 @@ class _Programs:
         for q, g, m, v in zip(params, grads, ms, vs):
             m2 = b1 * m + (1.0 - b1) * g
             v2 = b2 * v + (1.0 - b2) * g**2
-            new_m.append(m2)
-            new_v.append(v2)
-            new_p.append(q - corr * m2 / (pt.sqrt(v2) + eps))
+            # Python-float constants upcast float32 graphs; cast back so outputs can be fed in
+            new_m.append(pt.cast(m2, dtype))
+            new_v.append(pt.cast(v2, dtype))
+            new_p.append(pt.cast(q - corr * m2 / (pt.sqrt(v2) + eps), dtype))
         self.train_step = pytensor.function(
             [xb, yb, p, lr, wd, step, *params, *ms, *vs],
             [loss, *new_p, *new_m, *new_v],
