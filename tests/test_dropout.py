@@ -248,3 +248,28 @@ def test_bad_data_raise():
         m.predict_interval(X, prob=1.5)
     with pytest.raises(ValueError, match="n_samples"):
         m.sample_predictions(X, n_samples=0)
+
+
+def test_float32_graph_matches_float64():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    y = X @ np.array([1.0, 2.0, 3.0]) + 0.1 * rng.normal(size=100)
+    kw = dict(hidden=(10,), epochs=30, random_state=0, mc_samples=200)
+    m32 = MCDropoutRegressor(dtype="float32", **kw).fit(X, y)
+    m64 = MCDropoutRegressor(dtype="float64", **kw).fit(X, y)
+    assert m32.coefs_[0].dtype == np.float32
+    np.testing.assert_allclose(m32.predict_deterministic(X), m64.predict_deterministic(X),
+                               rtol=1e-3, atol=1e-3)
+
+
+def test_chunks_draw_fresh_masks(small_fit, sine_data, monkeypatch):
+    """Chunking T must not repeat masks: with one pass per chunk the passes still vary.
+
+    (With p = 0.1 on 21 units many masks coincide by chance, about 20 distinct values out
+    of 50 passes; repeated masks would give exactly 1.)"""
+    import bayesreg.dropout as mod
+
+    X, _ = sine_data
+    monkeypatch.setattr(mod, "_MAX_CHUNK_ELEMENTS", 1)
+    s = small_fit.sample_predictions(X[:3], n_samples=50)
+    assert len(np.unique(s[:, 0])) > 10
