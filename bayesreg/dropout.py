@@ -50,6 +50,8 @@ Fields are arrays of shape ``(n,)`` on the original scale of ``y``:
 # activation tensor of one prediction call: bounds memory at ~32 MB (float64)
 # while keeping each call large enough that per-call overhead is negligible.
 _MAX_CHUNK_ELEMENTS = 4_000_000
+# Upper bound on T * rows of pass values held at once by predict & co.
+_MAX_BLOCK_PASSES = 4_000_000
 
 
 def inverted_dropout(x, keep_mask, p, rescale=True):
@@ -529,11 +531,51 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
             out += [W, b]
         return out
 
+    def _sample_rows(self, Xs, T, seed):
+        """(T, n) passes for standardized rows ``Xs``, T chunked to bound memory."""
+        prog = _programs(len(self.coefs_), self.dtype)
+        prog.srng.seed(seed)
+        n = Xs.shape[0]
+        width = max((Xs.shape[1], *self.hidden_))
+        chunk = max(1, min(T, _MAX_CHUNK_ELEMENTS // max(1, n * width)))
+        params = self._params()
+        p_c = np.dtype(self.dtype).type(self.dropout_)
+        out = np.empty((T, n), dtype=np.float64)
+        for start in range(0, T, chunk):
+            t = min(chunk, T - start)
+            out[start:start + t] = prog.sample(Xs, t, p_c, *params)
+        return out * self.y_scale_ + self.y_mean_
+
+    def _blocks(self, X, n_samples=None, random_state=None):
+        """Yield ``(row slice, (T, rows) passes)`` over row blocks of X.
+
+        Blocks hold at most ``_MAX_BLOCK_PASSES`` values so that summaries
+        (mean, variance, quantiles, log-likelihood) of many test points never
+        materialize the full (T, n) matrix. Block 0 uses the mask seed itself,
+        block b > 0 a seed spawned from (seed, b), so draws do not repeat
+        across blocks and a given X always gets the same draws.
+        """
+        Xs = self._prep_X(X)
+        T = self.mc_samples if n_samples is None else n_samples
+        T = _check_int("n_samples", T, 1)
+        if random_state is None:
+            seed = self._pred_seed
+        else:
+            seed = int(np.random.SeedSequence(random_state).generate_state(1)[0])
+        rows = max(1, _MAX_BLOCK_PASSES // T)
+        for b, start in enumerate(range(0, Xs.shape[0], rows)):
+            sl = slice(start, min(start + rows, Xs.shape[0]))
+            bseed = seed if b == 0 else int(np.random.SeedSequence([seed, b]).generate_state(1)[0])
+            yield sl, self._sample_rows(Xs[sl], T, bseed)
+
     def sample_predictions(self, X, n_samples=None, random_state=None):
         r"""Draw ``n_samples`` stochastic forward passes :math:`\hat y_t(x_i)`.
 
         All passes are computed as batched tensor operations (masks of shape
-        ``(T_chunk, n, width)``), in chunks that bound memory.
+        ``(T_chunk * n, width)``, one GEMM per layer for a whole chunk of
+        passes), in chunks that bound memory. The result itself is a dense
+        ``(T, n)`` array; :meth:`predict` and friends summarize block by
+        block instead and use exactly the same draws.
 
         Parameters
         ----------
@@ -548,25 +590,8 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         ndarray of shape (n_samples, n)
             Passes on the original scale of y (without the ``1/tau`` noise).
         """
-        Xs = self._prep_X(X)
-        T = self.mc_samples if n_samples is None else n_samples
-        T = _check_int("n_samples", T, 1)
-        if random_state is None:
-            seed = self._pred_seed
-        else:
-            seed = int(np.random.SeedSequence(random_state).generate_state(1)[0])
-        prog = _programs(len(self.coefs_), self.dtype)
-        prog.srng.seed(seed)
-        n = Xs.shape[0]
-        width = max((Xs.shape[1], *self.hidden_))
-        chunk = max(1, min(T, _MAX_CHUNK_ELEMENTS // max(1, n * width)))
-        params = self._params()
-        p_c = np.dtype(self.dtype).type(self.dropout_)
-        out = np.empty((T, n), dtype=np.float64)
-        for start in range(0, T, chunk):
-            t = min(chunk, T - start)
-            out[start:start + t] = prog.sample(Xs, t, p_c, *params)
-        return out * self.y_scale_ + self.y_mean_
+        parts = list(self._blocks(X, n_samples, random_state))
+        return np.concatenate([s for _, s in parts], axis=1)
 
     def predict(self, X, return_std=False):
         r"""MC-dropout predictive mean (and sd) on the original scale of y.
@@ -581,11 +606,14 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         :math:`\tau^{-1} + \overline{\hat y^2} - \bar y^2` but free of
         cancellation.
         """
-        s = self.sample_predictions(X)
-        mean = s.mean(axis=0)
+        means, sds = [], []
+        for _, s in self._blocks(X):
+            means.append(s.mean(axis=0))
+            if return_std:
+                sds.append(np.sqrt(1.0 / self.tau_ + s.var(axis=0)))
         if not return_std:
-            return mean
-        return mean, np.sqrt(1.0 / self.tau_ + s.var(axis=0))
+            return np.concatenate(means)
+        return np.concatenate(means), np.concatenate(sds)
 
     def predict_deterministic(self, X):
         """Prediction of the plain network with dropout switched off.
@@ -614,14 +642,11 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
             Named tuple of arrays ``(mean, lower, upper)``.
         """
         prob = _check_real("prob", prob, 0.0, 1.0, low_open=True, high_open=True)
-        s = self.sample_predictions(X)
         sd = 1.0 / math.sqrt(self.tau_)
         a = 0.5 * (1.0 - prob)
-        return PredictiveInterval(
-            s.mean(axis=0),
-            mixture_normal_quantile(s, sd, a),
-            mixture_normal_quantile(s, sd, 1.0 - a),
-        )
+        parts = [(s.mean(axis=0), mixture_normal_quantile(s, sd, a),
+                  mixture_normal_quantile(s, sd, 1.0 - a)) for _, s in self._blocks(X)]
+        return PredictiveInterval(*(np.concatenate(c) for c in zip(*parts)))
 
     def log_likelihood(self, X, y):
         r"""Mean per-point test log-likelihood under the MC predictive mixture.
@@ -635,9 +660,10 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         """
         Xa = _check_X(X)
         y = _check_y(y, Xa.shape[0])
-        s = self.sample_predictions(Xa)
-        T = s.shape[0]
         tau = self.tau_
-        ll = (logsumexp(-0.5 * tau * (y[None, :] - s) ** 2, axis=0) - math.log(T)
-              - 0.5 * math.log(2 * math.pi) + 0.5 * math.log(tau))
-        return float(ll.mean())
+        total = 0.0
+        for sl, s in self._blocks(Xa):
+            ll = (logsumexp(-0.5 * tau * (y[sl][None, :] - s) ** 2, axis=0) - math.log(s.shape[0])
+                  - 0.5 * math.log(2 * math.pi) + 0.5 * math.log(tau))
+            total += float(ll.sum())
+        return total / len(y)

@@ -273,3 +273,22 @@ def test_chunks_draw_fresh_masks(small_fit, sine_data, monkeypatch):
     monkeypatch.setattr(mod, "_MAX_CHUNK_ELEMENTS", 1)
     s = small_fit.sample_predictions(X[:3], n_samples=50)
     assert len(np.unique(s[:, 0])) > 10
+
+
+def test_row_blocks_give_the_same_draws_as_sample_predictions(small_fit, sine_data, monkeypatch):
+    """predict & co. summarize row blocks; they must see exactly sample_predictions' draws."""
+    import bayesreg.dropout as mod
+
+    X, y = sine_data
+    monkeypatch.setattr(mod, "_MAX_BLOCK_PASSES", 400 * 7)  # 7 rows per block
+    s = small_fit.sample_predictions(X[:30])
+    mean, sd = small_fit.predict(X[:30], return_std=True)
+    np.testing.assert_allclose(mean, s.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(sd, np.sqrt(1 / small_fit.tau + s.var(0)), rtol=1e-12)
+    dens = norm.pdf(y[:30][None, :], s, 1 / math.sqrt(small_fit.tau)).mean(0)
+    np.testing.assert_allclose(small_fit.log_likelihood(X[:30], y[:30]), np.log(dens).mean(),
+                               rtol=1e-10)
+    # blocks do not reuse masks: first rows of two blocks with equal inputs differ
+    Xd = np.repeat(X[:1], 14, axis=0)
+    sd_ = small_fit.sample_predictions(Xd)
+    assert not np.array_equal(sd_[:, 0], sd_[:, 7])
