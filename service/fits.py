@@ -1,5 +1,6 @@
 """The /v1/fits resource: create, read, list, delete, predict, download."""
 
+import functools
 import json
 import os
 import time
@@ -78,13 +79,22 @@ def _body():
     validation.check(schemas.fit_request(cfg), body)
     X, y = validation.check_fit(body, cfg)
     if X is None:
-        from bayesreg import load_diabetes
-
-        frame, target = load_diabetes()
-        X, y, source = frame.to_numpy(dtype=float), target.to_numpy(dtype=float), body["dataset"]
-        body.setdefault("feature_names", [str(c) for c in frame.columns])
+        X, y, names = _dataset(body["dataset"])
+        source = body["dataset"]
+        body.setdefault("feature_names", names)
     names = body.get("feature_names") or [f"x{j}" for j in range(X.shape[1])]
     return body, X, y, names, source
+
+
+@functools.lru_cache(maxsize=None)
+def _dataset(name):
+    """Embedded demo data, read once per process (scikit-learn parses a CSV per call)."""
+    from bayesreg import load_diabetes
+
+    frame, target = {"diabetes": load_diabetes}[name]()
+    X, y = frame.to_numpy(dtype=float), target.to_numpy(dtype=float)
+    X.flags.writeable = y.flags.writeable = False  # shared by all requests
+    return X, y, [str(c) for c in frame.columns]
 
 
 @bp.post("")
