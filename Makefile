@@ -1,9 +1,12 @@
-# The two quickstart commands: `make run` and `make test`.
+# The two quickstart commands: `make run` (the service) and `make test` (the whole suite).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DATA_DIR ?= bayesreg-data
 
-.PHONY: install run test bench clean
+.PHONY: install run fit test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +16,9 @@ install: $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 
 run: install
+	$(BIN)/bayesreg serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
+
+fit: install
 	$(BIN)/bayesreg fit
 
 test: install

@@ -74,7 +74,7 @@ def _as_float_matrix(values, name: str, ndim: int) -> np.ndarray:
         raw = np.asarray(values)
         if np.iscomplexobj(raw):
             raise InputError(name, "Complex data not supported; pass real numbers")
-        arr = raw.astype(float)
+        arr = raw.astype(float, copy=False)
     except (TypeError, ValueError) as exc:
         if isinstance(exc, InputError):
             raise

@@ -17,8 +17,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import diagnostics
 from ._validation import InputError, check_param, check_X, check_Xy
 from .exact import ConjugateRidge
-from .map import center, solve_map
-from .model import ModelKey, SuffStats, compiled_model, sample_nutpie, sample_pymc
+from .map import center, solve_centered
+from .model import (ModelKey, SuffStats, compiled_model, natural_draws, sample_nutpie,
+                    sample_pymc, sampler_frame)
 from .priors import Prior, log_normalizer
 
 __all__ = ["BayesianRegression", "PredictiveInterval", "METHODS", "SAMPLERS"]
@@ -157,33 +158,46 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         n, p = X_arr.shape
         self.seed_ = (int(np.random.SeedSequence().entropy % 2**32) if self.random_seed is None
                       else int(self.random_seed))
-        Xc, yc, self._x_mean, self._y_mean = center(X_arr, y_arr, self.fit_intercept)
-        self._pen_scale = self._scales(Xc) if self.standardize else np.ones(p)
+        if n >= p:
+            # one pass over the data: the MAP, the sampler and the exact posterior need only
+            # these statistics, and no centred copy of X is made
+            st = SuffStats.from_data(X_arr, y_arr, self.fit_intercept)
+            Xc, gram, xty = None, st.xtx, st.xty
+            self._x_mean, self._y_mean = st.x_mean, st.y_mean
+            yc = y_arr - st.y_mean
+        else:
+            Xc, yc, self._x_mean, self._y_mean = center(X_arr, y_arr, self.fit_intercept)
+            gram = xty = None
+        self._stats = (Xc, yc, gram, xty, float(yc @ yc))
+        self._pen_scale = self._scales() if self.standardize else np.ones(p)
         self.posterior_, self._exact, self.alpha_ = None, None, prior.alpha
         self.diagnostics_ = None
         timing = {"map_s": 0.0, "compile_s": 0.0, "sample_s": 0.0}
 
+        t0 = time.perf_counter()
+        self._fit_map(prior)
+        timing["map_s"] = time.perf_counter() - t0
         if method == "nuts":
             t0 = time.perf_counter()
-            trace, timing["compile_s"] = self._sample(Xc, yc, prior, progress)
+            trace, timing["compile_s"] = self._sample(prior, progress)
             timing["sample_s"] = time.perf_counter() - t0 - timing["compile_s"]
-            self.posterior_ = self._to_original(trace, Xc, yc)
+            self.posterior_ = self._to_original(trace)
             if self.learn_alpha:
                 self.alpha_ = float(self.posterior_.posterior["alpha"].median())
-        map_prior = Prior(prior.name, self.alpha_, prior.l1_ratio)
-        t0 = time.perf_counter()
-        self._fit_map(X_arr, y_arr, map_prior)
-        timing["map_s"] = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                self._fit_map(Prior(prior.name, self.alpha_, prior.l1_ratio))
+                timing["map_s"] += time.perf_counter() - t0
         if method == "exact":
             e = self._pen_scale
             self._exact = ConjugateRidge.fit(Xc, yc, self._x_mean, self._y_mean, prior.alpha, e,
-                                             self.sigma, self.fit_intercept)
+                                             self.sigma, self.fit_intercept, gram, xty)
             self.posterior_ = self._exact_idata()
         self._summary = self._build_summary()
         if self.posterior_ is not None:
             self.diagnostics_ = self._diagnostics(method)
         timing["total_s"] = time.perf_counter() - start
         self.timing_ = timing
+        del self._stats
         self.method_ = method
         return self
 
@@ -201,24 +215,35 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
                 return names
         return [f"x{j}" for j in range(p)]
 
-    def _scales(self, Xc):
+    def _scales(self):
         """Column scale used to standardize: sd with an intercept, root mean square without."""
-        s = np.sqrt((Xc**2).mean(axis=0))
+        Xc, yc, gram, _, _ = self._stats
+        sq = np.diag(gram) if gram is not None else (Xc**2).sum(axis=0)
+        s = np.sqrt(sq / yc.shape[0])
         return np.where(s > 0, s, 1.0)
 
-    def _fit_map(self, X, y, prior):
+    def _fit_map(self, prior):
+        """The MAP in penalty coordinates (columns divided by their scale when standardizing)."""
+        Xc, yc, gram, xty, yty = self._stats
         e = self._pen_scale
-        res = solve_map(X / e, y, prior, self.fit_intercept)
-        self.coef_ = res.coef / e
-        self.intercept_ = float(res.intercept)
-        self.kkt_violation_ = res.kkt
-        self.sigma_map_ = self.sigma if self.sigma is not None else self._sigma_mode(X, y, prior)
+        if gram is not None:
+            w_e, self.kkt_violation_ = solve_centered(None, yc, prior, gram / np.outer(e, e), xty / e)
+        else:
+            w_e, self.kkt_violation_ = solve_centered(Xc / e, yc, prior)
+        self.coef_ = w_e / e
+        self.intercept_ = (self._y_mean - float(self._x_mean @ self.coef_)
+                           if self.fit_intercept else 0.0)
+        self.sigma_map_ = self.sigma if self.sigma is not None else self._sigma_mode(prior)
 
-    def _sigma_mode(self, X, y, prior):
+    def _sigma_mode(self, prior):
         """Mode of p(sigma | w = MAP, b = MAP, y), Jeffreys prior included."""
-        n = X.shape[0]
-        rss = float(np.sum((y - X @ self.coef_ - self.intercept_) ** 2))
-        u = self.coef_ * self._pen_scale
+        Xc, yc, gram, xty, yty = self._stats
+        n, w = yc.shape[0], self.coef_
+        if gram is not None:
+            rss = max(yty - 2 * w @ xty + w @ gram @ w, 0.0)
+        else:
+            rss = float(np.sum((yc - Xc @ w) ** 2))
+        u = w * self._pen_scale
         if rss <= 0:
             return 0.0
 
@@ -236,25 +261,34 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         return float(np.exp(res.x))
 
     # ------------------------------------------------------------------ posterior
-    def _sample(self, Xc, yc, prior, progress):
-        n, p = Xc.shape
-        y_scale = float(np.sqrt(np.mean(yc**2))) or 1.0
-        x_scale = self._scales(Xc)
+    def _sample(self, prior, progress):
+        Xc, yc, gram, xty, yty = self._stats
+        n, p = yc.shape[0], self.n_features_in_
+        y_scale = float(np.sqrt(yty / n)) or 1.0
+        x_scale = self._scales()
         e = self._pen_scale
         self._sampling_scales = (y_scale, x_scale)
-        stats = SuffStats.from_data(Xc / x_scale, yc / y_scale)
+        if gram is None:
+            gram, xty = Xc.T @ Xc, Xc.T @ yc
+        stats = SuffStats(n, gram / np.outer(x_scale, x_scale), xty / (x_scale * y_scale),
+                          yty / y_scale**2, self._x_mean, self._y_mean)
         key = ModelKey(prior.kind, p, bool(self.fit_intercept), self.sigma is not None,
                        bool(self.learn_alpha))
         data = {"xtx": stats.xtx, "xty": stats.xty, "yty": stats.yty, "n": float(n)}
+        g1, g2 = e / (x_scale * y_scale), (e / x_scale) ** 2
         if prior.kind != "flat":
             data["alpha_scale" if self.learn_alpha else "alpha"] = prior.alpha
             data["l1_ratio"] = prior.l1_ratio
             if prior.kind != "normal":
-                data["g1"] = e / (x_scale * y_scale)
+                data["g1"] = g1
             if prior.kind != "laplace":
-                data["g2"] = (e / x_scale) ** 2
+                data["g2"] = g2
         if self.sigma is not None:
             data["sigma"] = self.sigma / y_scale
+        sigma_hat = (self.sigma_map_ / y_scale) if self.sigma_map_ > 0 else 1e-3
+        data.update(sampler_frame(key, stats, self.coef_ * x_scale / y_scale, sigma_hat,
+                                  prior.alpha, prior.l1_ratio, g1, g2))
+        self._sampler_data = (key, data)
         kw = dict(draws=int(self.draws), tune=int(self.tune), chains=int(self.chains),
                   seed=self.seed_)
         if self.sampler == "pymc":
@@ -262,20 +296,16 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         compiled, compile_s = compiled_model(key, data)
         return sample_nutpie(compiled, progress=progress, **kw), compile_s
 
-    def _to_original(self, trace, Xc, yc):
+    def _to_original(self, trace):
         y_scale, x_scale = self._sampling_scales
-        post = trace.posterior
-        w = post["w"].values * y_scale / x_scale
-        chains, draws = w.shape[:2]
-        sigma = (post["sigma"].values * y_scale if "sigma" in post
-                 else np.full((chains, draws), float(self.sigma)))
-        if self.fit_intercept:
-            intercept = self._y_mean + post["c"].values * y_scale - w @ self._x_mean
-        else:
-            intercept = np.zeros((chains, draws))
-        values = {"coef": w, "intercept": intercept, "sigma": sigma}
+        draws = natural_draws(trace.posterior, *self._sampler_data)
+        w = draws["w"] * y_scale / x_scale
+        intercept = self._y_mean + draws["c"] * y_scale - w @ self._x_mean
+        if not self.fit_intercept:
+            intercept = np.zeros_like(draws["c"])
+        values = {"coef": w, "intercept": intercept, "sigma": draws["sigma"] * y_scale}
         if self.learn_alpha:
-            values["alpha"] = post["alpha"].values
+            values["alpha"] = draws["alpha"]
         stats = trace.sample_stats
         return self._make_idata(values, sample_stats=stats)
 

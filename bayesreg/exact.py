@@ -43,16 +43,19 @@ class ConjugateRidge:
     fit_intercept: bool
 
     @classmethod
-    def fit(cls, Xc, yc, x_mean, y_mean, alpha, e, sigma, fit_intercept) -> "ConjugateRidge":
-        n, p = Xc.shape
-        gram = Xc.T @ Xc
+    def fit(cls, Xc, yc, x_mean, y_mean, alpha, e, sigma, fit_intercept, gram=None,
+            xty=None) -> "ConjugateRidge":
+        """The posterior from centred data; ``gram`` = Xc'Xc and ``xty`` = Xc'yc if already known."""
+        n = yc.shape[0]
+        gram = Xc.T @ Xc if gram is None else gram.copy()
+        p = gram.shape[0]
         gram[np.diag_indices(p)] += n * alpha * e**2
         try:
             chol = linalg.cho_factor(gram, lower=True)
         except linalg.LinAlgError:
             raise InputError("alpha", "the posterior is improper: X'X is singular and alpha = 0; "
                                       "use alpha > 0") from None
-        xty = Xc.T @ yc
+        xty = Xc.T @ yc if xty is None else xty
         w_hat = linalg.cho_solve(chol, xty)
         a_inv = linalg.cho_solve(chol, np.eye(p))
         nu = n - 1 if fit_intercept else n

@@ -26,7 +26,7 @@ from sklearn.linear_model import enet_path
 
 from .priors import Prior
 
-__all__ = ["MapResult", "solve_map", "kkt_violation", "center"]
+__all__ = ["MapResult", "solve_map", "solve_centered", "kkt_violation", "center"]
 
 
 class MapResult(NamedTuple):
@@ -45,72 +45,107 @@ def center(X, y, fit_intercept):
     return X, y, np.zeros(X.shape[1]), 0.0
 
 
-def kkt_violation(Xc, yc, w, prior: Prior) -> float:
-    r"""Largest violation of the elastic-net KKT conditions, scaled by :math:`\max(\alpha, 1)`.
+def kkt_violation(Xc, yc, w, prior: Prior, gram=None, xty=None) -> float:
+    r"""Largest violation of the elastic-net KKT conditions, scaled by :math:`\max(\alpha\rho, \lVert X^\top y\rVert_\infty/n)`.
 
     With gradient :math:`g = X^\top(y - Xw)/n - \alpha(1-\rho)w`: :math:`g_j = \alpha\rho\,
     \mathrm{sign}(w_j)` where :math:`w_j \ne 0` and :math:`|g_j| \le \alpha\rho` where it is 0.
+    ``gram`` = X'X and ``xty`` = X'y, when given, make this O(p^2) instead of O(np).
     """
-    n = Xc.shape[0]
+    n = yc.shape[0]
     a1 = prior.alpha * prior.l1_ratio
-    g = Xc.T @ (yc - Xc @ w) / n - prior.alpha * (1 - prior.l1_ratio) * w
+    if xty is None:
+        xty = Xc.T @ yc
+    fitted = gram @ w if gram is not None else Xc.T @ (Xc @ w)
+    g = (xty - fitted) / n - prior.alpha * (1 - prior.l1_ratio) * w
     nz = w != 0
     viol = np.where(nz, np.abs(g - a1 * np.sign(w)), np.maximum(np.abs(g) - a1, 0.0))
-    scale = max(a1, np.abs(Xc.T @ yc).max() / n, 1e-300)
+    scale = max(a1, np.abs(xty).max() / n, 1e-300)
     return float(viol.max() / scale) if viol.size else 0.0
 
 
 def solve_map(X, y, prior: Prior, fit_intercept=True) -> MapResult:
     """Minimize the elastic-net objective exactly; returns the MAP for any sigma."""
     Xc, yc, x_mean, y_mean = center(X, y, fit_intercept)
+    coef, kkt = solve_centered(Xc, yc, prior)
+    intercept = y_mean - float(x_mean @ coef) if fit_intercept else 0.0
+    return MapResult(coef, intercept, kkt)
+
+
+def solve_centered(Xc, yc, prior: Prior, gram=None, xty=None):
+    """The MAP coefficients of centred data and their KKT residual.
+
+    ``gram`` = Xc'Xc and ``xty`` = Xc'yc may be passed (when n >= p) so that the solver works
+    on sufficient statistics: after them, nothing costs O(n) per iteration, and ``Xc`` may be
+    None (it is then never read).
+    """
+    n, p = yc.shape[0], (gram.shape[0] if gram is not None else Xc.shape[1])
+    if gram is None and n >= p:
+        gram = Xc.T @ Xc
+    if gram is not None and xty is None:
+        xty = Xc.T @ yc
     if prior.l1_ratio == 0.0 or prior.alpha == 0.0:
-        w = _solve_ridge(Xc, yc, prior.alpha)
+        w = _solve_ridge(Xc, yc, prior.alpha, gram, xty)
     else:
-        w = _solve_enet(Xc, yc, prior)
-    intercept = y_mean - float(x_mean @ w) if fit_intercept else 0.0
-    return MapResult(w, intercept, kkt_violation(Xc, yc, w, prior))
+        w = _solve_enet(Xc, yc, prior, gram, xty)
+    return w, kkt_violation(Xc, yc, w, prior, gram, xty)
 
 
-def _solve_ridge(Xc, yc, alpha):
+def _solve_ridge(Xc, yc, alpha, gram, xty):
     """(X'X + n alpha I)^-1 X'y by Cholesky; the minimum-norm least squares when alpha = 0."""
-    n, p = Xc.shape
+    n = yc.shape[0]
     if alpha > 0:
-        if p <= n:
-            gram = Xc.T @ Xc
-            gram[np.diag_indices(p)] += n * alpha
-            return linalg.cho_solve(linalg.cho_factor(gram, lower=True), Xc.T @ yc)
+        p = gram.shape[0] if gram is not None else Xc.shape[1]
+        if gram is not None:
+            a = gram.copy()
+            a[np.diag_indices(p)] += n * alpha
+            return linalg.cho_solve(linalg.cho_factor(a, lower=True), xty)
         # p > n: the dual form (X X' + n alpha I)^-1 costs O(n^3) instead of O(p^3)
         kern = Xc @ Xc.T
         kern[np.diag_indices(n)] += n * alpha
         return Xc.T @ linalg.cho_solve(linalg.cho_factor(kern, lower=True), yc)
+    if gram is not None:  # alpha = 0, n >= p: least squares from the normal equations
+        return linalg.lstsq(gram, xty, lapack_driver="gelsd")[0]
     return linalg.lstsq(Xc, yc, lapack_driver="gelsd")[0]
 
 
-def _solve_enet(Xc, yc, prior: Prior):
-    n, p = Xc.shape
+def _solve_enet(Xc, yc, prior: Prior, gram, xty):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        _, coefs, _ = enet_path(Xc, yc, l1_ratio=prior.l1_ratio, alphas=[prior.alpha],
-                                tol=1e-14, max_iter=100_000, precompute=False)
+        if gram is not None:  # coordinate descent on the Gram matrix: O(p^2) per sweep
+            # with a Gram matrix scikit-learn reads X only for its shape: pass a zero-stride view
+            shape_only = np.broadcast_to(np.zeros((1, 1)), (yc.shape[0], gram.shape[0]))
+            _, coefs, _ = enet_path(shape_only, yc, l1_ratio=prior.l1_ratio, alphas=[prior.alpha],
+                                    precompute=gram, Xy=xty, tol=1e-14, max_iter=100_000,
+                                    check_input=False, copy_X=False)
+        else:
+            _, coefs, _ = enet_path(Xc, yc, l1_ratio=prior.l1_ratio, alphas=[prior.alpha],
+                                    tol=1e-14, max_iter=100_000, precompute=False)
     w = coefs[:, 0].copy()
-    polished = _polish(Xc, yc, w, prior)
-    if polished is not None and kkt_violation(Xc, yc, polished, prior) <= kkt_violation(Xc, yc, w, prior):
+    polished = _polish(Xc, yc, w, prior, gram, xty)
+    if polished is not None and (kkt_violation(Xc, yc, polished, prior, gram, xty)
+                                 <= kkt_violation(Xc, yc, w, prior, gram, xty)):
         w = polished
     return w
 
 
-def _polish(Xc, yc, w, prior: Prior):
+def _polish(Xc, yc, w, prior: Prior, gram, xty):
     active = np.flatnonzero(w)
-    if active.size == 0 or active.size > Xc.shape[0]:
+    n = yc.shape[0]
+    if active.size == 0 or active.size > n:
         return None
-    n = Xc.shape[0]
-    XA = Xc[:, active]
+    if gram is not None:
+        g = gram[np.ix_(active, active)] / n
+        rhs = xty[active] / n
+    else:
+        XA = Xc[:, active]
+        g = XA.T @ XA / n
+        rhs = XA.T @ yc / n
     s = np.sign(w[active])
-    gram = XA.T @ XA / n
-    gram[np.diag_indices(active.size)] += prior.alpha * (1 - prior.l1_ratio)
-    rhs = XA.T @ yc / n - prior.alpha * prior.l1_ratio * s
+    g[np.diag_indices(active.size)] += prior.alpha * (1 - prior.l1_ratio)
+    rhs = rhs - prior.alpha * prior.l1_ratio * s
     try:
-        wA = linalg.solve(gram, rhs, assume_a="pos")
+        wA = linalg.solve(g, rhs, assume_a="pos")
     except (linalg.LinAlgError, ValueError):
         return None
     if not np.all(np.sign(wA) == s):

@@ -16,7 +16,10 @@ def test_log_normalizer_against_quadrature(a, b):
 
 
 def _reference_logp(X, y, w, b0, sigma, alpha, rho, learn_alpha, alpha0):
-    """Per-row Normal likelihood, numerically normalized prior, Jeffreys sigma, Half-Cauchy alpha."""
+    """Per-row Normal likelihood, numerically normalized prior, Jeffreys sigma, Half-Cauchy alpha.
+
+    A density over (w, b, sigma, alpha); the model's is over (w, c, log sigma, log alpha).
+    """
     n = len(y)
     lp = stats.norm.logpdf(y, X @ w + b0, sigma).sum()
     a = n * alpha * rho / sigma**2
@@ -47,15 +50,20 @@ def test_sufficient_statistics_logp_equals_per_row_model(rng, prior, l1_ratio, l
         data["g1"] = np.ones(p)
     if kind != "laplace":
         data["g2"] = np.ones(p)
+    # the identity frame: the sampler's coordinates are (w, c, log sigma) themselves
+    data.update(w_loc=np.zeros(p), w_scale=np.ones(p), logsig_loc=0.0, logsig_scale=1.0,
+                c_scale=1.0)
     model = build_model(key, data)
     logp = model.compile_logp(jacobian=False)
     for _ in range(5):
         w, c, sigma = rng.normal(0, 1, p), rng.normal(0, 0.2), rng.uniform(0.5, 2.0)
-        point = {"w": w, "c": np.array(c), "sigma_log__": np.array(np.log(sigma))}
+        point = {"z": w, "v": np.array(c), "u": np.array(np.log(sigma))}
         alpha = alpha0
         if learn_alpha:
             alpha = rng.uniform(0.05, 1.0)
             point["alpha_log__"] = np.array(np.log(alpha))
         b0 = y_mean + c - x_mean @ w            # the intercept of the centred parametrization
         expected = _reference_logp(X, y, w, b0, sigma, alpha, l1_ratio, learn_alpha, alpha0)
+        # the density of log sigma: p(sigma) * sigma, and p(sigma) ∝ 1/sigma (Jeffreys)
+        expected += np.log(sigma)
         assert float(logp(point)) == pytest.approx(expected, rel=1e-8, abs=1e-8)
