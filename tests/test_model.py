@@ -51,7 +51,7 @@ def test_sufficient_statistics_logp_equals_per_row_model(rng, prior, l1_ratio, l
     if kind != "laplace":
         data["g2"] = np.ones(p)
     # the identity frame: the sampler's coordinates are (w, c, log sigma) themselves
-    data.update(w_loc=np.zeros(p), w_scale=np.ones(p), logsig_loc=0.0, logsig_scale=1.0,
+    data.update(w_loc=np.zeros(p), w_chol=np.eye(p), logsig_loc=0.0, logsig_scale=1.0,
                 c_scale=1.0)
     model = build_model(key, data)
     logp = model.compile_logp(jacobian=False)
