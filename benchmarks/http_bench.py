@@ -165,6 +165,7 @@ def main(argv=None):
     n = max(1, min(args.requests, 5000))
     k = max(1, min(args.nuts_fits, 50))
 
+    load_before = os.getloadavg()[0]
     in_map, nuts, data = bench_in_process(n)
     data_dir = tempfile.mkdtemp(prefix="bayesreg-bench-")
     proc, base = start_server(data_dir, args.workers)
@@ -175,6 +176,7 @@ def main(argv=None):
         stop_server(proc)
         shutil.rmtree(data_dir, ignore_errors=True)
 
+    load_after = os.getloadavg()[0]
     im, ip = quantiles(in_map)
     hm, hp = quantiles(http_map)
     xm, xp = quantiles(http_inline)
@@ -203,7 +205,9 @@ def main(argv=None):
         "| --- | --- | --- | --- | --- |",
         *[f"| {' | '.join(row)} |" for row in rows],
         "",
-        "The machine is shared with other work, so figures vary between runs.",
+        f"The machine is shared with other work (1-minute load average {load_before:.1f} at the "
+        f"start, {load_after:.1f} at the end, on {os.cpu_count()} cores), so figures vary "
+        "between runs.",
         "",
     ]
     os.makedirs(os.path.dirname(OUT), exist_ok=True)

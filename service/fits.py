@@ -6,7 +6,8 @@ import os
 import time
 import uuid
 
-from flask import Blueprint, current_app, request, send_file, url_for
+from bayesreg import load_diabetes
+from flask import Blueprint, current_app, request, send_file
 
 from . import jobs, schemas, validation
 from .errors import Problem, invalid
@@ -89,8 +90,6 @@ def _body():
 @functools.lru_cache(maxsize=None)
 def _dataset(name):
     """Embedded demo data, read once per process (scikit-learn parses a CSV per call)."""
-    from bayesreg import load_diabetes
-
     frame, target = {"diabetes": load_diabetes}[name]()
     X, y = frame.to_numpy(dtype=float), target.to_numpy(dtype=float)
     X.flags.writeable = y.flags.writeable = False  # shared by all requests

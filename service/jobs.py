@@ -10,6 +10,10 @@ import time
 
 import numpy as np
 
+# Imported with the app, not on the first request: importing PyMC takes seconds,
+# which would stall whichever request reached each HTTP worker first.
+from bayesreg import BayesianRegression
+
 ESTIMATOR_OPTIONS = ("prior", "alpha", "l1_ratio", "sigma", "fit_intercept", "standardize",
                      "learn_alpha", "draws", "tune", "chains", "hdi_prob")
 
@@ -28,8 +32,6 @@ def jsonable(value):
 
 
 def estimator(options):
-    from bayesreg import BayesianRegression
-
     kwargs = {k: options[k] for k in ESTIMATOR_OPTIONS if k in options}
     return BayesianRegression(random_seed=options.get("seed"), **kwargs)
 
@@ -101,8 +103,6 @@ def run_claimed(store, fit_id, pid):
 
 @functools.lru_cache(maxsize=32)
 def _load(path, mtime):
-    from bayesreg import BayesianRegression
-
     return BayesianRegression.load(path)
 
 
