@@ -209,4 +209,10 @@ assert np.all(pi["obs_high"] - pi["obs_low"] > pi["mean_high"] - pi["mean_low"])
 # `GET /v1/fits/{id}/plot.png` a forest plot, `GET /openapi.json` the full API description.
 
 # %%
-app.extensions["bayesreg.pool"].stop()
+import atexit
+import shutil
+
+pool = app.extensions["bayesreg.pool"]
+pool.stop()                  # stop the sampling worker ...
+atexit.unregister(pool.stop)  # (create_app registered it for interpreter exit too)
+shutil.rmtree(data_dir, ignore_errors=True)  # ... and remove the temporary data
