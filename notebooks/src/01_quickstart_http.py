@@ -35,7 +35,6 @@ import pandas as pd
 from bayesreg import alpha_from_park_casella, load_diabetes
 from service import create_app
 
-%matplotlib inline
 plt.rcParams.update({"figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3})
 DRAWS, TUNE, CHAINS = (300, 300, 2) if FAST else (1000, 1000, 4)
 print("fast mode" if FAST else "full settings", dict(draws=DRAWS, tune=TUNE, chains=CHAINS))
