@@ -36,7 +36,6 @@ import numpy as np
 
 from bayesreg import BayesianRegression
 
-%matplotlib inline
 plt.rcParams.update({"figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3})
 print("fast mode" if FAST else "full settings")
 
