@@ -27,7 +27,6 @@ import numpy as np
 
 from bayesreg import BayesianRegression
 
-%matplotlib inline
 plt.rcParams.update({"figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3})
 N_SIM, N_ALPHA = (30, 9) if FAST else (300, 25)
 print("fast mode" if FAST else "full settings", dict(simulations=N_SIM, alphas=N_ALPHA))
