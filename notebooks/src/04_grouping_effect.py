@@ -32,7 +32,6 @@ import pandas as pd
 
 from bayesreg import BayesianRegression
 
-%matplotlib inline
 plt.rcParams.update({"figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3})
 N_BOOT = 100 if FAST else 400
 DRAWS, TUNE, CHAINS = (300, 300, 2) if FAST else (1000, 1000, 4)
