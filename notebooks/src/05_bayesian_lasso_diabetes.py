@@ -34,7 +34,6 @@ import pandas as pd
 
 from bayesreg import BayesianRegression, alpha_from_park_casella, load_diabetes
 
-%matplotlib inline
 plt.rcParams.update({"figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3})
 DRAWS, TUNE, CHAINS = (400, 400, 2) if FAST else (2000, 1000, 4)
 N_PATH, PATH_DRAWS = (5, 300) if FAST else (14, 1000)
