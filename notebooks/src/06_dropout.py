@@ -34,7 +34,6 @@ from IPython.display import Markdown, display
 from bayesreg import BayesianRegression
 from bayesreg.dropout import MCDropoutRegressor, inverted_dropout
 
-%matplotlib inline
 plt.rcParams.update({"figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3})
 EPOCHS, MC = (800, 300) if FAST else (2000, 4000)
 N_MASKS = 2000 if FAST else 20000
