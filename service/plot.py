@@ -16,7 +16,7 @@ def forest_png(summary, names, hdi_prob) -> bytes:
         pos = list(range(len(rows)))[::-1]
         ax.hlines(pos, rows["hdi_low"], rows["hdi_high"], color="tab:blue", lw=2.5,
                   label=f"{hdi_prob:.0%} HDI")
-        ax.plot(rows["mean"], pos, "o", color="tab:blue", ms=5, label="posterior mean")
+        ax.plot(rows["mean"], pos, "o", color="tab:blue", ms=4, zorder=3, label="posterior mean")
         ax.plot(rows["map"], pos, "D", mfc="white", mec="tab:red", mew=1.5, ms=6, label="MAP")
         ax.axvline(0, color="0.6", lw=0.8, ls="--")
         ax.set_yticks(pos, rows.index)

@@ -214,6 +214,10 @@ def _finite_scalars(body, names):
 def check_fit(body, cfg):
     """Semantic checks of a schema-valid fit request; returns (X, y) arrays or (None, None)."""
     _finite_scalars(body, ("alpha", "l1_ratio", "sigma", "hdi_prob"))
+    if body.get("learn_alpha") and body.get("alpha") == 0:
+        # Caught here so a nuts request fails at the door, not later in a worker.
+        raise invalid("alpha", "with learn_alpha, alpha is the scale of its prior and must be > 0; "
+                               "got 0")
     draws, chains = body.get("draws", 1000), body.get("chains", 4)
     if body.get("method", "nuts") == "nuts" and draws * chains > cfg["MAX_DRAWS_TOTAL"]:
         raise invalid("draws", f"draws x chains must be <= {cfg['MAX_DRAWS_TOTAL']} "

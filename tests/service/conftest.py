@@ -70,6 +70,8 @@ class Server:
         self.pids = {w["pid"] for w in health["workers"]}
         return health
 
+    wait_until = staticmethod(wait_until)
+
     def url(self, path):
         return self.base + path
 
@@ -115,14 +117,6 @@ def app(tmp_path_factory):
 @pytest.fixture()
 def client(app):
     return app.test_client()
-
-
-@pytest.fixture(scope="session")
-def diabetes():
-    from bayesreg import load_diabetes
-
-    X, y = load_diabetes()
-    return X, y
 
 
 class Reply:

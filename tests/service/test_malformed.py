@@ -72,6 +72,7 @@ CASES = {
     "body over cap": (raw(b'{"X": [' + b"1.0," * 700_000 + b"1.0]}"), 413, "body"),
     "exact needs ridge": (fit(method="exact", prior="lasso"), 422, "method"),
     "learn_alpha needs nuts": (fit(learn_alpha=True), 422, "method"),
+    "learn_alpha with alpha 0": (fit(learn_alpha=True, alpha=0, method="nuts"), 422, "alpha"),
     "form: target missing": (form(), 422, "target"),
     "form: target not a column": (form(target="z"), 422, "target"),
     "form: text draws": (form(target="t", draws="ten", method="nuts"), 422, "draws"),

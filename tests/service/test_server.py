@@ -7,8 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import requests
 
-from conftest import wait_until
-
 
 def _post(server, body, timeout=120):
     return requests.post(server.url("/v1/fits"), json=body, timeout=timeout)
@@ -19,7 +17,7 @@ def _wait(server, fit_id, timeout=240):
         fit = requests.get(server.url(f"/v1/fits/{fit_id}"), timeout=30).json()
         return fit if fit["status"] in ("succeeded", "failed") else None
 
-    return wait_until(done, timeout, what=f"fit {fit_id}")
+    return server.wait_until(done, timeout, what=f"fit {fit_id}")
 
 
 def test_twenty_concurrent_map_fits(server):
@@ -49,7 +47,7 @@ def test_killed_worker_fails_only_its_fit(server):
         f = requests.get(server.url(f"/v1/fits/{fit['id']}"), timeout=30).json()
         return f if f["status"] == "running" and f["worker_pid"] else None
 
-    pid = wait_until(running, 120, what="the fit to start")["worker_pid"]
+    pid = server.wait_until(running, 120, what="the fit to start")["worker_pid"]
     assert pid in [w["pid"] for w in requests.get(server.url("/health"), timeout=30).json()["workers"]]
     os.kill(pid, signal.SIGKILL)
 
@@ -61,7 +59,7 @@ def test_killed_worker_fails_only_its_fit(server):
     again = _wait(server, _post(server, body).json()["id"])
     assert again["status"] == "succeeded", again["error"]
     assert again["worker_pid"] != pid
-    health = wait_until(lambda: (h := requests.get(server.url("/health"), timeout=30).json())
+    health = server.wait_until(lambda: (h := requests.get(server.url("/health"), timeout=30).json())
                         ["workers_alive"] == server.workers and h, 60, what="respawned worker")
     assert pid not in [w["pid"] for w in health["workers"]]
 
@@ -92,7 +90,7 @@ def test_fit_running_when_server_died_is_reported_failed(server):
     body = {"X": X.tolist(), "y": X.sum(axis=1).tolist(), "method": "nuts", "draws": 200,
             "tune": 200, "chains": 2}
     fit = _post(server, body).json()
-    wait_until(lambda: requests.get(server.url(f"/v1/fits/{fit['id']}"), timeout=30)
+    server.wait_until(lambda: requests.get(server.url(f"/v1/fits/{fit['id']}"), timeout=30)
                .json()["status"] == "running", 120, what="the fit to start")
     server.kill()
     server.start()
