@@ -15,6 +15,8 @@ any number of HTTP workers share one pool. Run it alone with
 """
 
 import argparse
+import fcntl
+import logging
 import multiprocessing
 import os
 import signal
@@ -70,6 +72,24 @@ def worker_main(data_dir, poll, parent_pid):
     stop.set()
 
 
+log = logging.getLogger(__name__)
+
+
+def pool_lock(data_dir):
+    """Hold the data directory's pool lock, or None if another process holds it.
+
+    One pool per data directory: a second one would fail the first one's
+    running fits as "stopped". The lock goes with its holder, even on SIGKILL.
+    """
+    handle = open(os.path.join(data_dir, "pool.lock"), "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
 def recover(data_dir):
     """Fail the fits that were running when the previous server died."""
     store = Store(data_dir)
@@ -86,9 +106,16 @@ class Supervisor:
         self.procs = []
         self._stop = threading.Event()
         self._thread = None
+        self._lock = None
         self._ctx = multiprocessing.get_context("spawn")
 
     def start(self):
+        Store(self.data_dir).close()  # creates the directory and tables
+        self._lock = pool_lock(self.data_dir)
+        if self._lock is None:
+            log.warning("another process owns the sampling pool of %s; not starting one",
+                        self.data_dir)
+            return self
         # Whatever was running when the previous server died cannot finish now.
         recover(self.data_dir)
         self.procs = [self._spawn() for _ in range(self.size)]
@@ -117,6 +144,8 @@ class Supervisor:
         return [p.pid for p in self.procs]
 
     def stop(self, timeout=10):
+        if self._lock is None:
+            return
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -128,9 +157,9 @@ class Supervisor:
             if proc.is_alive():
                 proc.kill()
                 proc.join(timeout)
-        store = Store(self.data_dir)
-        store.fail_running(STOPPED)
-        store.forget_worker()
+        recover(self.data_dir)
+        self._lock.close()
+        self._lock = None
 
 
 def main(argv=None):

@@ -16,7 +16,7 @@ import sys
 from gunicorn.app.base import BaseApplication
 
 from .config import DEFAULTS
-from .pool import recover
+from .pool import pool_lock, recover
 
 
 class _Gunicorn(BaseApplication):
@@ -47,8 +47,12 @@ def serve(host: str, port: int, data_dir: str, workers: int | None = None) -> in
     pool = {}
 
     def when_ready(server):
-        # Before any HTTP worker exists: no client may see a dead fit as running.
-        recover(data_dir)
+        # Before any HTTP worker exists, so no client sees a dead fit as running;
+        # skipped if a live pool (another server) owns this data directory.
+        probe = pool_lock(data_dir)
+        if probe is not None:
+            recover(data_dir)
+            probe.close()
         pool["proc"] = subprocess.Popen(
             [sys.executable, "-m", "service.pool", "--data-dir", data_dir,
              "--workers", str(workers), "--poll", poll])

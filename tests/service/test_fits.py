@@ -183,3 +183,14 @@ def test_unexpected_error_is_a_problem_without_internals(tmp_path):
     resp = app.test_client().get("/boom")
     assert resp.status_code == 500 and resp.mimetype == "application/problem+json"
     assert "secret" not in resp.get_data(as_text=True)
+
+
+def test_one_pool_per_data_directory(app):
+    from service.pool import Supervisor
+
+    # The app's own pool holds the directory; a second one must stand aside
+    # rather than fail the first one's running fits as "stopped".
+    second = Supervisor(app.config["DATA_DIR"], workers=1).start()
+    assert second.procs == []
+    second.stop()
+    assert app.extensions["bayesreg.pool"].procs[0].is_alive()
