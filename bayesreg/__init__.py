@@ -6,6 +6,7 @@ mode it is. See :class:`BayesianRegression` and :mod:`bayesreg.priors`.
 
 from ._validation import InputError
 from .datasets import load_diabetes
+from .dropout import MCDropoutRegressor
 from .estimator import BayesianRegression, PredictiveInterval
 from .priors import (
     Prior,
@@ -20,6 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BayesianRegression",
     "InputError",
+    "MCDropoutRegressor",
     "PredictiveInterval",
     "Prior",
     "alpha_from_gaussian_sd",
