@@ -32,6 +32,8 @@ from scipy.special import logsumexp, ndtr, ndtri
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ._validation import InputError, check_param, check_X, check_Xy
+
 __all__ = [
     "MCDropoutRegressor",
     "PredictiveInterval",
@@ -210,53 +212,16 @@ def _programs(n_layers, dtype):
 # --------------------------------------------------------------------------
 
 
+# One validation for the whole package: messages name the argument, the allowed range and
+# the value received (see bayesreg._validation).
+
+
 def _check_real(name, value, low=None, high=None, low_open=False, high_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite real number, got {value!r}")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
-    if high is not None and (value > high or (high_open and value == high)):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
-    return float(value)
+    return check_param(name, value, low=low, high=high, low_open=low_open, high_open=high_open)
 
 
 def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _check_X(X, name="X"):
-    try:
-        X = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric, got {type(X).__name__}: {exc}") from None
-    if X.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D (n_samples, n_features), got {X.ndim}-D array of shape "
-            f"{X.shape}; reshape with X.reshape(-1, 1) for a single feature"
-        )
-    if X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError(f"{name} must have at least one row and one column, got shape {X.shape}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{name} contains NaN or infinity")
-    return X
-
-
-def _check_y(y, n, name="y"):
-    try:
-        y = np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric, got {type(y).__name__}: {exc}") from None
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {y.shape}")
-    if y.shape[0] != n:
-        raise ValueError(f"{name} has {y.shape[0]} values but X has {n} rows; lengths must match")
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"{name} contains NaN or infinity")
-    return y
+    return check_param(name, value, kind="int", low=low)
 
 
 class MCDropoutRegressor(RegressorMixin, BaseEstimator):
@@ -386,6 +351,12 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         self.learning_rate_decay = learning_rate_decay
         self.dtype = dtype
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # each row gets its own dropout masks: reordering or subsetting rows changes the draws
+        tags.non_deterministic = True
+        return tags
+
     # ------------------------------------------------------------------
     def _validate_params(self):
         hidden = self.hidden
@@ -435,8 +406,9 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         self
         """
         hidden, p, tau, ls = self._validate_params()
-        X = _check_X(X)
-        y = _check_y(y, X.shape[0])
+        if y is None:
+            raise InputError("y", "requires y to be passed, but the target y is None")
+        X, y = check_Xy(X, y)
         n, d = X.shape
         dtype = self.dtype
 
@@ -517,12 +489,7 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------------
     def _prep_X(self, X):
         check_is_fitted(self, "coefs_")
-        X = _check_X(X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but the model was fitted with "
-                f"{self.n_features_in_} features"
-            )
+        X = check_X(X, self.n_features_in_, type(self).__name__)
         return ((X - self.x_mean_) / self.x_scale_).astype(self.dtype)
 
     def _params(self):
@@ -658,8 +625,7 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
 
         with y and :math:`\hat y_t` on the original scale.
         """
-        Xa = _check_X(X)
-        y = _check_y(y, Xa.shape[0])
+        Xa, y = check_Xy(X, y)
         tau = self.tau_
         total = 0.0
         for sl, s in self._blocks(Xa):

@@ -231,15 +231,15 @@ def test_bad_data_raise():
     m = MCDropoutRegressor(epochs=1, mc_samples=5, hidden=(3,))
     X = np.random.default_rng(0).normal(size=(10, 2))
     y = X[:, 0]
-    with pytest.raises(ValueError, match="X must be 2-D"):
+    with pytest.raises(ValueError, match="X: must be 2-D"):
         m.fit(X[:, 0], y)
     Xn = X.copy()
     Xn[0, 0] = np.nan
-    with pytest.raises(ValueError, match="X contains NaN"):
+    with pytest.raises(ValueError, match="X: contains NaN"):
         m.fit(Xn, y)
-    with pytest.raises(ValueError, match="y contains NaN"):
+    with pytest.raises(ValueError, match=r"y: contains inf at y\[0\]"):
         m.fit(X, np.r_[np.inf, y[1:]])
-    with pytest.raises(ValueError, match="y has 9 values but X has 10 rows"):
+    with pytest.raises(ValueError, match="y: has 9 samples but X has 10"):
         m.fit(X, y[:9])
     m.fit(X, y)
     with pytest.raises(ValueError, match="X has 3 features"):
@@ -292,3 +292,10 @@ def test_row_blocks_give_the_same_draws_as_sample_predictions(small_fit, sine_da
     Xd = np.repeat(X[:1], 14, axis=0)
     sd_ = small_fit.sample_predictions(Xd)
     assert not np.array_equal(sd_[:, 0], sd_[:, 7])
+
+
+def test_passes_sklearn_check_estimator():
+    """The scikit-learn contract; MC predictions are declared non-deterministic per row."""
+    from sklearn.utils.estimator_checks import check_estimator
+
+    check_estimator(MCDropoutRegressor(epochs=200, mc_samples=50, random_state=0))
