@@ -19,6 +19,7 @@ regularization. NeurIPS.
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 from collections import namedtuple
@@ -393,13 +394,16 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
             )
         return tuple(int(h) for h in hidden_t), p, tau, ls
 
-    def fit(self, X, y):
+    def fit(self, X, y, progress=None):
         """Train the network with dropout by minibatch Adam.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+        progress : callable or None
+            Called as ``progress(epochs_done, epochs_total)`` after every epoch
+            (it does not touch the random streams, so results are unchanged).
 
         Returns
         -------
@@ -470,6 +474,8 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
                 ms = out[1 + n_par:1 + 2 * n_par]
                 vs = out[1 + 2 * n_par:]
             losses[epoch] = total / n
+            if progress is not None:
+                progress(epoch + 1, int(self.epochs))
         if not np.all(np.isfinite(params[-2])):
             raise FloatingPointError("training diverged (non-finite weights); lower learning_rate")
 
@@ -485,6 +491,60 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         self.tau_ = tau
         self._pred_seed = int(pred_ss.generate_state(1)[0])
         return self
+
+    # ------------------------------------------------------------------
+    _FITTED_SCALARS = ("weight_decay_", "y_mean_", "y_scale_", "n_features_in_", "dropout_",
+                       "tau_", "_pred_seed")
+
+    def save(self, path):
+        """Write the fitted estimator to one ``.npz`` file at ``path`` (the name is kept as given).
+
+        The file holds the weight arrays, the standardization statistics, the
+        loss curve, and a JSON string of ``get_params()`` plus the fitted
+        scalars (among them the prediction seed), so :meth:`load` restores an
+        estimator whose predictions are bit-for-bit the same. No pickles: a
+        file from an untrusted source cannot run code. A ``random_state``
+        Generator is stored as ``None`` (it only matters for a new ``fit``).
+        """
+        check_is_fitted(self, "coefs_")
+        params = self.get_params()
+        params["hidden"] = [int(h) for h in params["hidden"]]
+        if isinstance(params["random_state"], np.random.Generator):
+            params["random_state"] = None
+        elif params["random_state"] is not None:
+            params["random_state"] = int(params["random_state"])
+        fitted = {}
+        for name in self._FITTED_SCALARS:
+            value = getattr(self, name)
+            fitted[name] = int(value) if isinstance(value, numbers.Integral) else float(value)
+        fitted["hidden_"] = [int(h) for h in self.hidden_]
+        meta = {"format": "bayesreg.MCDropoutRegressor", "version": 1,
+                "params": params, "fitted": fitted}
+        arrays = {"x_mean": self.x_mean_, "x_scale": self.x_scale_, "loss_curve": self.loss_curve_}
+        for k, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
+            arrays[f"W{k}"], arrays[f"b{k}"] = W, b
+        with open(path, "wb") as fh:  # a file object: np.savez would append ".npz" to a name
+            np.savez(fh, meta=np.asarray(json.dumps(meta)), **arrays)
+
+    @classmethod
+    def load(cls, path):
+        """Read an estimator written by :meth:`save`."""
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta.get("format") != "bayesreg.MCDropoutRegressor":
+                raise ValueError(f"{path} is not a saved MCDropoutRegressor")
+            params = dict(meta["params"], hidden=tuple(meta["params"]["hidden"]))
+            est = cls(**params)
+            fitted = meta["fitted"]
+            n_layers = len(fitted["hidden_"]) + 1
+            est.coefs_ = [data[f"W{k}"].copy() for k in range(n_layers)]
+            est.intercepts_ = [data[f"b{k}"].copy() for k in range(n_layers)]
+            est.x_mean_, est.x_scale_ = data["x_mean"].copy(), data["x_scale"].copy()
+            est.loss_curve_ = data["loss_curve"].copy()
+        for name in cls._FITTED_SCALARS:
+            setattr(est, name, fitted[name])
+        est.hidden_ = tuple(fitted["hidden_"])
+        return est
 
     # ------------------------------------------------------------------
     def _prep_X(self, X):

@@ -299,3 +299,58 @@ def test_passes_sklearn_check_estimator():
     from sklearn.utils.estimator_checks import check_estimator
 
     check_estimator(MCDropoutRegressor(epochs=200, mc_samples=50, random_state=0))
+
+
+# ---------------------------------------------------------------- save / load
+@pytest.mark.parametrize("kwargs", [
+    {"hidden": (8, 6), "dropout": 0.2, "tau": 20.0, "standardize": True},
+    {"hidden": (), "dropout": 0.1, "tau": 5.0, "standardize": False, "dtype": "float32"},
+])
+def test_save_load_round_trip_gives_identical_numbers(sine_data, tmp_path, kwargs):
+    X, y = sine_data
+    est = MCDropoutRegressor(epochs=5, mc_samples=50, random_state=3, **kwargs).fit(X, y)
+    path = tmp_path / "model.bin"  # any name: save must not append a suffix
+    est.save(path)
+    assert path.exists() and not (tmp_path / "model.bin.npz").exists()
+    back = MCDropoutRegressor.load(path)
+    assert back.get_params() == est.get_params()
+    Xt = X[:17] + 0.3
+    np.testing.assert_array_equal(back.predict(Xt), est.predict(Xt))
+    for a, b in zip(back.predict(Xt, return_std=True), est.predict(Xt, return_std=True)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(back.predict_interval(Xt, prob=0.8), est.predict_interval(Xt, prob=0.8)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(back.predict_deterministic(Xt), est.predict_deterministic(Xt))
+    assert back.log_likelihood(X, y) == est.log_likelihood(X, y)
+    np.testing.assert_array_equal(back.loss_curve_, est.loss_curve_)
+    assert back.weight_decay_ == est.weight_decay_ and back.hidden_ == est.hidden_
+
+
+def test_save_needs_a_fit_and_load_rejects_other_files(tmp_path):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        MCDropoutRegressor().save(tmp_path / "m.npz")
+    np.savez(tmp_path / "other.npz", meta=np.asarray('{"format": "something else"}'))
+    with pytest.raises(ValueError, match="not a saved MCDropoutRegressor"):
+        MCDropoutRegressor.load(tmp_path / "other.npz")
+
+
+def test_generator_random_state_saves_as_none(sine_data, tmp_path):
+    X, y = sine_data
+    est = MCDropoutRegressor(hidden=(4,), epochs=2, mc_samples=20,
+                             random_state=np.random.default_rng(5)).fit(X, y)
+    est.save(tmp_path / "m.npz")
+    back = MCDropoutRegressor.load(tmp_path / "m.npz")
+    assert back.random_state is None
+    np.testing.assert_array_equal(back.predict(X[:5]), est.predict(X[:5]))
+
+
+def test_progress_callback_reports_every_epoch_and_changes_nothing(sine_data):
+    X, y = sine_data
+    seen = []
+    kw = {"hidden": (5,), "epochs": 4, "mc_samples": 30, "random_state": 2}
+    a = MCDropoutRegressor(**kw).fit(X, y, progress=lambda done, total: seen.append((done, total)))
+    b = MCDropoutRegressor(**kw).fit(X, y)
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    np.testing.assert_array_equal(a.predict(X[:9]), b.predict(X[:9]))
