@@ -270,6 +270,9 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         self._sampling_scales = (y_scale, x_scale)
         if gram is None:
             gram, xty = Xc.T @ Xc, Xc.T @ yc
+        if prior.kind == "flat" and np.linalg.matrix_rank(gram / np.outer(x_scale, x_scale)) < p:
+            raise InputError("alpha", f"the posterior is improper: alpha = 0 (a flat prior) and X "
+                                      f"has rank below its {p} columns; use alpha > 0")
         stats = SuffStats(n, gram / np.outer(x_scale, x_scale), xty / (x_scale * y_scale),
                           yty / y_scale**2, self._x_mean, self._y_mean)
         key = ModelKey(prior.kind, p, bool(self.fit_intercept), self.sigma is not None,

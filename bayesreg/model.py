@@ -121,9 +121,9 @@ def build_model(key: ModelKey, data: dict) -> pm.Model:
             sigma = d["sigma"]
         else:
             sigma = pt.exp(d["logsig_loc"] + d["logsig_scale"] * pm.Flat("u"))
-        alpha = pm.HalfCauchy("alpha", beta=d["alpha_scale"]) if key.learn_alpha else d["alpha"]
         var = sigma**2
         if key.kind != "flat":
+            alpha = pm.HalfCauchy("alpha", beta=d["alpha_scale"]) if key.learn_alpha else d["alpha"]
             n, rho = d["n"], d["l1_ratio"]
             a = n * alpha * rho * d["g1"] / var if "g1" in d else None
             b = n * alpha * (1 - rho) * d["g2"] / var if "g2" in d else None

@@ -92,3 +92,17 @@ def test_valid_corner_cases_work():
 
 def test_passes_sklearn_check_estimator():
     check_estimator(BayesianRegression(method="map"))
+
+
+def test_flat_prior_needs_full_rank_and_then_samples():
+    rng = np.random.default_rng(1)
+    Xw = rng.standard_normal((10, 20))
+    with pytest.raises(InputError, match="improper"):
+        BayesianRegression(prior="ridge", alpha=0.0, draws=50, tune=50, chains=1).fit(Xw, Xw[:, 0])
+    Xn = rng.standard_normal((40, 2))
+    yn = Xn @ [1.0, -1.0] + rng.standard_normal(40)
+    est = BayesianRegression(prior="ridge", alpha=0.0, draws=300, tune=300, chains=2,
+                             random_seed=0).fit(Xn, yn)
+    ols = np.linalg.lstsq(np.column_stack([Xn, np.ones(40)]), yn, rcond=None)[0]
+    np.testing.assert_allclose(est.coef_, ols[:2], rtol=1e-10)          # the MAP is OLS
+    assert np.all(np.abs(est.summary()["mean"].values[:2] - ols[:2]) < 0.1)
