@@ -166,3 +166,21 @@ def test_to_dict_is_json_safe(diabetes):
     assert [c["name"] for c in d["posterior"]["coef"]] == list(X.columns)
     assert d["map"]["coef"] == pytest.approx(list(est.coef_))
     assert set(d["diagnostics"]) >= {"divergences", "max_r_hat", "min_ess_bulk", "warnings"}
+
+
+def test_standardize_exact_and_nuts_agree_with_closed_form(ridge_data):
+    """Penalty on standardized columns: precision n alpha sd_j^2 on the original-scale w_j."""
+    X, y = ridge_data
+    n, alpha, sigma = len(y), 0.3, 1.3
+    Xc, yc = X - X.mean(0), y - y.mean()
+    A = Xc.T @ Xc + n * alpha * np.diag(X.var(0))
+    mean, sd = np.linalg.solve(A, Xc.T @ yc), sigma * np.sqrt(np.diag(np.linalg.inv(A)))
+    exact = BayesianRegression(prior="ridge", alpha=alpha, sigma=sigma, standardize=True)
+    s = exact.fit(X, y, method="exact").summary()
+    np.testing.assert_allclose(s["mean"].values[:5], mean, rtol=1e-10)
+    np.testing.assert_allclose(s["sd"].values[:5], sd, rtol=1e-10)
+    nuts = BayesianRegression(prior="ridge", alpha=alpha, sigma=sigma, standardize=True,
+                              draws=1000, tune=500, random_seed=8).fit(X, y).summary()
+    np.testing.assert_array_less(np.abs(nuts["mean"].values[:5] - mean),
+                                 4 * nuts["mcse_mean"].values[:5])
+    np.testing.assert_allclose(nuts["sd"].values[:5], sd, rtol=0.06)
