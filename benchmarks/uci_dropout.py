@@ -79,26 +79,27 @@ def run_split(name, k, X, y, grid_p, grid_tau, args):
     tr, te = split(name, k)
     n_fit = int(0.8 * len(tr))
     tr_fit, va = tr[:n_fit], tr[n_fit:]
-    common = dict(hidden=(50,), length_scale=1e-2, batch_size=128, learning_rate=1e-3,
+    common = dict(hidden=(50,), length_scale=1e-2, batch_size=128,
                   mc_samples=args.mc_samples, standardize=True)
     best = None
-    for p in grid_p:
-        for tau in grid_tau:
-            m = MCDropoutRegressor(dropout=float(p), tau=float(tau), epochs=args.grid_epochs,
-                                   random_state=1000 * k + 1, **common)
-            m.set_params(mc_samples=args.grid_mc_samples)
-            m.fit(X[tr_fit], y[tr_fit])
-            ll = m.log_likelihood(X[va], y[va])
-            if best is None or ll > best[0]:
-                best = (ll, float(p), float(tau))
-    _, p, tau = best
-    m = MCDropoutRegressor(dropout=p, tau=tau, epochs=args.epochs, random_state=1000 * k + 2,
-                           **common)
+    for lr in args.learning_rates:
+        for p in grid_p:
+            for tau in grid_tau:
+                m = MCDropoutRegressor(dropout=float(p), tau=float(tau), epochs=args.grid_epochs,
+                                       learning_rate=lr, random_state=1000 * k + 1, **common)
+                m.set_params(mc_samples=args.grid_mc_samples)
+                m.fit(X[tr_fit], y[tr_fit])
+                ll = m.log_likelihood(X[va], y[va])
+                if best is None or ll > best[0]:
+                    best = (ll, float(p), float(tau), lr)
+    _, p, tau, lr = best
+    m = MCDropoutRegressor(dropout=p, tau=tau, epochs=args.epochs, learning_rate=lr,
+                           random_state=1000 * k + 2, **common)
     m.fit(X[tr], y[tr])
     mu = m.predict(X[te])
     rmse = float(np.sqrt(np.mean((y[te] - mu) ** 2)))
     ll = m.log_likelihood(X[te], y[te])
-    return dict(split=k, dropout=p, tau=tau, val_ll=best[0], rmse=rmse, ll=ll)
+    return dict(split=k, dropout=p, tau=tau, learning_rate=lr, val_ll=best[0], rmse=rmse, ll=ll)
 
 
 def machine():
@@ -117,7 +118,9 @@ def write_md(results, args, path):
         "# MC dropout on the UCI benchmark (Gal & Ghahramani 2016 protocol)",
         "",
         f"Machine: {machine()}; shared with other jobs during the run.",
-        f"Settings: 50 hidden ReLU units, Adam lr 1e-3, batch 128, l = 1e-2, "
+        f"Settings: 50 hidden ReLU units, Adam with learning rate "
+        f"{' or '.join(f'{lr:g}' for lr in args.learning_rates)} (chosen with dropout and tau on "
+        f"the validation part when several), batch 128, l = 1e-2, "
         f"T = {args.mc_samples} MC passes on the test split ({args.grid_mc_samples} for the "
         f"validation scores), grid search at {args.grid_epochs} epochs on an "
         f"80/20 split of each training split (selection by validation log-likelihood), "
@@ -156,11 +159,13 @@ def write_md(results, args, path):
         "(277 training points, 3 Adam steps per epoch): see dropout_uci_yacht_4000epochs.md "
         "for the same protocol at 4,000 epochs.",
         "",
-        "Chosen (dropout, tau) per split:",
+        "Chosen (dropout, tau[, learning rate]) per split:",
         "",
     ]
     for name, res in results.items():
-        ch = ", ".join(f"{s['split']}:({s['dropout']:g},{s['tau']:g})" for s in res["splits"])
+        ch = ", ".join(f"{s['split']}:({s['dropout']:g},{s['tau']:g}"
+                       + (f",lr {s['learning_rate']:g}" if len(args.learning_rates) > 1 else "")
+                       + ")" for s in res["splits"])
         lines.append(f"- {name}: {ch}")
     Path(path).write_text("\n".join(lines) + "\n")
 
@@ -216,6 +221,9 @@ def main(argv=None):
     ap.add_argument("--mc-samples", type=int, default=10000, help="T for the test scores")
     ap.add_argument("--grid-mc-samples", type=int, default=10000,
                     help="T for the validation scores of the grid search")
+    ap.add_argument("--learning-rates", default="0.001",
+                    help="Adam learning rates to add to the validation grid (default: Keras's "
+                         "0.001, as in Gal's code)")
     ap.add_argument("--out", default=str(HERE / "results" / "dropout_uci"))
     ap.add_argument("--speed", action="store_true",
                     help="only time 10,000 MC passes (writes results/dropout_speed.md)")
@@ -226,6 +234,8 @@ def main(argv=None):
         saved = json.loads(Path(args.out + ".json").read_text())
         for key, val in saved["args"].items():
             setattr(args, key, val)
+        if isinstance(args.learning_rates, str):  # results saved before the option existed
+            args.learning_rates = [float(v) for v in args.learning_rates.split(",")]
         write_md(saved["results"], args, args.out + ".md")
         print(Path(args.out + ".md").read_text())
         return
@@ -234,6 +244,7 @@ def main(argv=None):
         return
     if args.grid_epochs is None:
         args.grid_epochs = args.epochs
+    args.learning_rates = [float(v) for v in args.learning_rates.split(",")]
     splits = parse_splits(args.splits)
     results = {}
     for name in args.datasets.split(","):
