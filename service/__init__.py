@@ -23,11 +23,12 @@ def create_app(config=None):
         app.config.from_mapping(config)
     app.extensions["bayesreg.store"] = Store(app.config["DATA_DIR"])
 
-    from . import errors, fits, meta
+    from . import dropout, errors, fits, meta
 
     errors.register(app)
     app.register_blueprint(meta.bp)
     app.register_blueprint(fits.bp)
+    app.register_blueprint(dropout.bp)
 
     if app.config["START_POOL"]:
         from .pool import Supervisor

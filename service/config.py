@@ -24,6 +24,16 @@ DEFAULTS = {
     "MAX_TUNE": 20_000,
     "MAX_CHAINS": 8,
     "MAX_DRAWS_TOTAL": 80_000,
+    # Caps of MC-dropout fits: epochs x training rows (Adam passes over data), the
+    # number of hidden layers and the width of each, MC passes per prediction, and
+    # MC passes x rows of one predict request (it runs in the HTTP thread).
+    "MAX_EPOCHS": 100_000,
+    "MAX_EPOCH_ROWS": 20_000_000,
+    "MAX_HIDDEN_LAYERS": 8,
+    "MAX_HIDDEN_UNITS": 1_024,
+    "MAX_BATCH_SIZE": 100_000,
+    "MAX_MC_SAMPLES": 10_000,
+    "MAX_PREDICT_PASSES": 50_000_000,
     # Fits waiting or sampling at once; above it POST answers 503 + Retry-After.
     "MAX_QUEUE": 16,
     "RETRY_AFTER": 5,

@@ -50,7 +50,7 @@ def resource(row):
 
 
 def _row_or_404(fit_id):
-    row = store().get(fit_id) if is_fit_id(fit_id) else None
+    row = store().get(fit_id, kind="regression") if is_fit_id(fit_id) else None
     if row is None:
         raise Problem(404, f"no fit with id {fit_id!r}",
                       [{"field": "id", "message": f"no fit with id {fit_id!r}"}])
@@ -163,7 +163,7 @@ def index():
     status = request.args.get("status")
     if status is not None and status not in schemas.STATUSES:
         raise invalid("status", f"must be one of {', '.join(schemas.STATUSES)}; got {status!r}")
-    rows, total = store().page(limit, offset, status)
+    rows, total = store().page(limit, offset, status, kind="regression")
     nxt = None
     if offset + limit < total:
         extra = f"&status={status}" if status else ""

@@ -6,13 +6,14 @@ import json
 import math
 import os
 import shutil
+import threading
 import time
 
 import numpy as np
 
 # Imported with the app, not on the first request: importing PyMC takes seconds,
 # which would stall whichever request reached each HTTP worker first.
-from bayesreg import BayesianRegression
+from bayesreg import BayesianRegression, MCDropoutRegressor
 
 ESTIMATOR_OPTIONS = ("prior", "alpha", "l1_ratio", "sigma", "fit_intercept", "standardize",
                      "learn_alpha", "draws", "tune", "chains", "hdi_prob")
@@ -66,6 +67,54 @@ def fit(store, fit_id, options, X, y, feature_names, progress=None):
     return jsonable(est.to_dict())
 
 
+# Request fields of POST /v1/dropout/fits that are constructor arguments ("seed" is random_state).
+DROPOUT_OPTIONS = ("hidden", "dropout", "tau", "length_scale", "epochs", "batch_size",
+                   "learning_rate", "mc_samples", "standardize")
+DROPOUT_MODEL = "model.npz"
+# The compiled MC-dropout programs of a process share one random stream that each
+# call reseeds, and a compiled PyTensor function is not safe to call from two
+# threads at once: HTTP threads (gthread) take turns, or concurrent predictions
+# would mix their masks and lose the deterministic, seeded output.
+DROPOUT_LOCK = threading.Lock()
+
+
+def dropout_estimator(options):
+    kwargs = {k: options[k] for k in DROPOUT_OPTIONS if k in options}
+    if "hidden" in kwargs:
+        kwargs["hidden"] = tuple(kwargs["hidden"])
+    return MCDropoutRegressor(random_state=options.get("seed"), **kwargs)
+
+
+def fit_dropout(store, fit_id, options, X, y, progress=None):
+    """Train, write the model file atomically, and summarize the fit on its training data."""
+    est = dropout_estimator(options)
+    start = time.perf_counter()
+    est.fit(X, y, progress=progress)
+    trained = time.perf_counter()
+    with DROPOUT_LOCK:
+        mean = est.predict(X)
+        loglik = est.log_likelihood(X, y)
+    evaluated = time.perf_counter()
+    path = store.path(fit_id, DROPOUT_MODEL)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    est.save(tmp)
+    os.replace(tmp, path)  # a reader never sees half a model
+    return jsonable({
+        "train_rmse": float(np.sqrt(np.mean((y - mean) ** 2))),
+        "log_likelihood_train": float(loglik),
+        "final_loss": float(est.loss_curve_[-1]),
+        "tau": est.tau_,
+        "dropout": est.dropout_,
+        "weight_decay": est.weight_decay_,
+        "hidden": list(est.hidden_),
+        "n_features": int(est.n_features_in_),
+        "n_samples": int(X.shape[0]),
+        "epochs": int(est.epochs),
+        "mc_samples": int(est.mc_samples),
+        "timing": {"train_s": trained - start, "evaluate_s": evaluated - trained},
+    })
+
+
 def error_of(exc):
     field = getattr(exc, "field", None)
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
@@ -80,6 +129,7 @@ def run_claimed(store, fit_id, pid):
     if row is None:
         return
     options = json.loads(row["request"])
+    kind = row["kind"]
     last = [0.0]
 
     def progress(done, total):
@@ -91,7 +141,10 @@ def run_claimed(store, fit_id, pid):
 
     try:
         X, y, names = load_data(store, fit_id)
-        result = fit(store, fit_id, options, X, y, names, progress)
+        if kind == "mc_dropout":
+            result = fit_dropout(store, fit_id, options, X, y, progress)
+        else:
+            result = fit(store, fit_id, options, X, y, names, progress)
     except Exception as exc:  # any failure belongs to this fit, not to the worker
         store.finish(fit_id, "failed", error=error_of(exc), pid=pid)
         return
@@ -110,3 +163,15 @@ def load_estimator(store, fit_id):
     """The fitted estimator of a succeeded fit, cached per process (files never change)."""
     path = store.path(fit_id, "model.nc")
     return _load(path, os.stat(path).st_mtime_ns)
+
+
+
+@functools.lru_cache(maxsize=32)
+def _load_dropout(path, mtime):
+    return MCDropoutRegressor.load(path)
+
+
+def load_dropout(store, fit_id):
+    """The trained MC-dropout estimator of a succeeded fit, cached per process."""
+    path = store.path(fit_id, DROPOUT_MODEL)
+    return _load_dropout(path, os.stat(path).st_mtime_ns)

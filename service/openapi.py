@@ -20,6 +20,8 @@ def _json(ref, description, headers=None):
 
 
 _LOCATION = {"Location": {"schema": {"type": "string"}, "description": "URL of the fit."}}
+_DROPOUT_LOCATION = {"Location": {"schema": {"type": "string"},
+                                  "description": "URL of the MC-dropout fit."}}
 _ID = {"name": "fit_id", "in": "path", "required": True,
        "schema": {"type": "string", "format": "uuid"}}
 
@@ -102,6 +104,51 @@ def document(cfg, version):
                         "responses": {"200": {"description": "PNG image.", "content": {
                             "image/png": {"schema": {"type": "string", "format": "binary"}}}},
                             **_errors(404, 409)}}},
+            "/v1/dropout/fits": {
+                "post": {
+                    "summary": "Train an MC-dropout network in the worker pool (JSON body).",
+                    "operationId": "createDropoutFit",
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/DropoutFitRequest"}}}},
+                    "responses": {
+                        "201": _json("DropoutFit", "Finished fit (with wait).", _DROPOUT_LOCATION),
+                        "202": _json("DropoutFit", "Training queued; poll Location.",
+                                     _DROPOUT_LOCATION),
+                        **_errors(400, 413, 415, 422, 503)}},
+                "get": {
+                    "summary": "List MC-dropout fits, newest first.",
+                    "operationId": "listDropoutFits",
+                    "parameters": [
+                        {"name": "limit", "in": "query", "schema": {
+                            "type": "integer", "minimum": 1, "maximum": cfg["MAX_PAGE_LIMIT"]}},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        {"name": "status", "in": "query", "schema": {
+                            "type": "string", "enum": schemas.STATUSES}}],
+                    "responses": {"200": _json("DropoutFitList", "A page of MC-dropout fits."),
+                                  **_errors(422)}}},
+            "/v1/dropout/fits/{fit_id}": {
+                "parameters": [_ID],
+                "get": {"summary": "One MC-dropout fit, with epochs done while it trains.",
+                        "operationId": "getDropoutFit",
+                        "responses": {"200": _json("DropoutFit", "The fit."), **_errors(404)}},
+                "delete": {"summary": "Delete an MC-dropout fit and its files.",
+                           "operationId": "deleteDropoutFit",
+                           "responses": {"204": {"description": "Deleted."}, **_errors(404, 409)}}},
+            "/v1/dropout/fits/{fit_id}/data": {
+                "parameters": [_ID],
+                "get": {"summary": "The data the network was trained on.",
+                        "operationId": "getDropoutFitData",
+                        "responses": {"200": _json("FitData", "X, y and feature names."),
+                                      **_errors(404)}}},
+            "/v1/dropout/fits/{fit_id}/predict": {
+                "parameters": [_ID],
+                "post": {"summary": "MC predictive mean, sd (incl. 1/tau), central interval "
+                                    "and the deterministic (weight-scaled) prediction.",
+                         "operationId": "predictDropout",
+                         "requestBody": {"required": True, "content": {"application/json": {
+                             "schema": {"$ref": "#/components/schemas/DropoutPredictRequest"}}}},
+                         "responses": {"200": _json("DropoutPrediction", "Predictions."),
+                                       **_errors(400, 404, 409, 413, 415, 422)}}},
         },
         "components": {"schemas": {
             "FitRequest": schemas.fit_request(cfg),
@@ -111,6 +158,11 @@ def document(cfg, version):
             "FitList": schemas.FIT_LIST,
             "FitData": schemas.FIT_DATA,
             "Prediction": schemas.PREDICTION,
+            "DropoutFitRequest": schemas.dropout_request(cfg),
+            "DropoutPredictRequest": schemas.dropout_predict_request(cfg),
+            "DropoutFit": schemas.DROPOUT_FIT,
+            "DropoutFitList": schemas.DROPOUT_FIT_LIST,
+            "DropoutPrediction": schemas.DROPOUT_PREDICTION,
             "Health": schemas.HEALTH,
             "Problem": schemas.PROBLEM,
         }},

@@ -209,3 +209,116 @@ PROBLEM = {
             "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
     },
 }
+
+
+# --------------------------------------------------------------------------
+# MC dropout (/v1/dropout/fits): the estimator's constructor names and defaults.
+# --------------------------------------------------------------------------
+
+def dropout_options(cfg):
+    return {
+        "feature_names": fit_options(cfg)["feature_names"],
+        "hidden": {"type": "array", "maxItems": cfg["MAX_HIDDEN_LAYERS"], "default": [50],
+                   "items": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_HIDDEN_UNITS"]},
+                   "description": "Widths of the hidden ReLU layers; [] for a linear model."},
+        "dropout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.05,
+                    "description": "Drop probability of the inputs and of every hidden layer."},
+        "tau": {"type": "number", "exclusiveMinimum": 0, "default": 1.0,
+                "description": "Model precision in the units of y (predictive noise 1/tau)."},
+        "length_scale": {"type": "number", "minimum": 0, "default": 0.01,
+                         "description": "Prior length-scale l of the weight decay "
+                                        "l^2 (1 - dropout) / (2 N tau)."},
+        "epochs": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_EPOCHS"], "default": 400,
+                   "description": "Passes over the data; epochs x rows is capped by "
+                                  "BAYESREG_MAX_EPOCH_ROWS."},
+        "batch_size": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_BATCH_SIZE"],
+                       "default": 128},
+        "learning_rate": {"type": "number", "exclusiveMinimum": 0, "maximum": 10,
+                          "default": 0.001, "description": "Adam step size."},
+        "mc_samples": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_MC_SAMPLES"],
+                       "default": 10000, "description": "Stochastic passes per prediction."},
+        "standardize": {"type": "boolean", "default": True},
+        "seed": {"type": ["integer", "null"], "minimum": 0, "maximum": 2**32 - 1, "default": None,
+                 "description": "Seeds initialization, minibatches and all dropout masks; "
+                                "a seeded fit is reproducible bit for bit."},
+        "wait": {"type": "boolean", "default": False,
+                 "description": "Hold the request until training ends "
+                                "(at most BAYESREG_WAIT_TIMEOUT s)."},
+    }
+
+
+def dropout_request(cfg):
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "X": MATRIX,
+            "y": {"type": "array", "minItems": 1, "items": NUMBER},
+            "dataset": {"type": "string", "enum": DATASETS,
+                        "description": "Embedded demo data instead of X and y."},
+            **dropout_options(cfg),
+        },
+        "oneOf": fit_request(cfg)["oneOf"],
+    }
+
+
+def dropout_predict_request(cfg):
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["X"],
+        "properties": {
+            "X": MATRIX,
+            "prob": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
+                     "default": 0.95, "description": "Mass of the central interval."},
+        },
+    }
+
+
+DROPOUT_FIT = {
+    "type": "object",
+    "required": ["id", "kind", "status", "request", "feature_names", "progress", "result",
+                 "timing", "error", "created_at", "updated_at"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "kind": {"type": "string", "enum": ["mc_dropout"]},
+        "status": {"type": "string", "enum": STATUSES},
+        "request": {"type": "object",
+                    "description": "The options as sent, plus n_samples, n_features and "
+                                   "source; the data itself is at /v1/dropout/fits/{id}/data."},
+        "feature_names": {"type": "array", "items": {"type": "string"}},
+        "progress": {"type": "object", "required": ["epochs_done", "epochs_total"], "properties": {
+            "epochs_done": {"type": "integer", "minimum": 0},
+            "epochs_total": {"type": "integer", "minimum": 0}}},
+        "result": {"type": ["object", "null"], "properties": {
+            **{key: NULLABLE_NUMBER for key in (
+                "train_rmse", "log_likelihood_train", "final_loss", "tau", "dropout",
+                "weight_decay")},
+            **{key: {"type": "integer"} for key in (
+                "n_features", "n_samples", "epochs", "mc_samples")},
+            "hidden": {"type": "array", "items": {"type": "integer"}}}},
+        "timing": {"type": ["object", "null"], "properties": {
+            "train_s": NUMBER, "evaluate_s": NUMBER}},
+        "error": {"type": ["object", "null"], "properties": {
+            "message": {"type": "string"}, "field": {"type": ["string", "null"]}}},
+        "worker_pid": {"type": ["integer", "null"]},
+        "created_at": {"type": "string"},
+        "updated_at": {"type": "string"},
+        "links": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+DROPOUT_FIT_LIST = dict(FIT_LIST, properties=dict(FIT_LIST["properties"],
+                                                  items={"type": "array", "items": DROPOUT_FIT}))
+
+DROPOUT_PREDICTION = {
+    "type": "object",
+    "required": ["fit_id", "mean", "sd", "lower", "upper", "deterministic", "prob", "mc_samples"],
+    "properties": {
+        "fit_id": {"type": "string"},
+        **{key: {"type": "array", "items": NULLABLE_NUMBER}
+           for key in ("mean", "sd", "lower", "upper", "deterministic")},
+        "prob": NUMBER,
+        "mc_samples": {"type": "integer"},
+    },
+}

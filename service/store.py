@@ -42,6 +42,22 @@ CREATE TABLE IF NOT EXISTS workers (
 """
 
 
+# What a fit is: "regression" (/v1/fits) or "mc_dropout" (/v1/dropout/fits). Added by
+# ALTER TABLE so databases written before it keep working; their rows are regressions.
+KINDS = ("regression", "mc_dropout")
+
+
+def _migrate(db):
+    columns = {row[1] for row in db.execute("PRAGMA table_info(fits)")}
+    if "kind" not in columns:
+        try:
+            db.execute("ALTER TABLE fits ADD COLUMN kind TEXT NOT NULL DEFAULT 'regression'")
+        except sqlite3.OperationalError as exc:  # another process added it meanwhile
+            if "duplicate column" not in str(exc):
+                raise
+    db.execute("CREATE INDEX IF NOT EXISTS fits_kind ON fits(kind, seq)")
+
+
 class QueueFull(Exception):
     pass
 
@@ -61,6 +77,7 @@ class Store:
         self._local = threading.local()
         os.makedirs(os.path.join(self.data_dir, "fits"), exist_ok=True)
         self.db.executescript(_SCHEMA)
+        _migrate(self.db)
 
     @property
     def db(self):
@@ -94,7 +111,7 @@ class Store:
     # -- fits ---------------------------------------------------------------
 
     def insert(self, fit_id, status, method, request, feature_names, draws_total, max_queue=None,
-               result=None, error=None):
+               result=None, error=None, kind="regression"):
         stamp = now()
         db = self.db
         db.execute("BEGIN IMMEDIATE")
@@ -105,9 +122,9 @@ class Store:
                 if depth >= max_queue:
                     raise QueueFull(depth)
             db.execute(
-                "INSERT INTO fits (id, status, method, request, feature_names, draws_total,"
-                " result, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (fit_id, status, method, json.dumps(request), json.dumps(feature_names),
+                "INSERT INTO fits (id, kind, status, method, request, feature_names, draws_total,"
+                " result, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (fit_id, kind, status, method, json.dumps(request), json.dumps(feature_names),
                  draws_total, None if result is None else json.dumps(result),
                  None if error is None else json.dumps(error), stamp, stamp))
             db.execute("COMMIT")
@@ -115,11 +132,22 @@ class Store:
             db.execute("ROLLBACK")
             raise
 
-    def get(self, fit_id):
-        return self.db.execute("SELECT * FROM fits WHERE id = ?", (fit_id,)).fetchone()
+    def get(self, fit_id, kind=None):
+        """One fit; with ``kind``, only a fit of that kind (a regression id is no dropout fit)."""
+        if kind is None:
+            return self.db.execute("SELECT * FROM fits WHERE id = ?", (fit_id,)).fetchone()
+        return self.db.execute("SELECT * FROM fits WHERE id = ? AND kind = ?",
+                               (fit_id, kind)).fetchone()
 
-    def page(self, limit, offset, status=None):
-        where, args = ("WHERE status = ?", (status,)) if status else ("", ())
+    def page(self, limit, offset, status=None, kind=None):
+        conds, args = [], []
+        if status:
+            conds.append("status = ?")
+            args.append(status)
+        if kind:
+            conds.append("kind = ?")
+            args.append(kind)
+        where = ("WHERE " + " AND ".join(conds)) if conds else ""
         rows = self.db.execute(f"SELECT * FROM fits {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
                                (*args, limit, offset)).fetchall()
         (total,) = self.db.execute(f"SELECT COUNT(*) FROM fits {where}", args).fetchone()

@@ -222,6 +222,11 @@ def check_fit(body, cfg):
     if body.get("method", "nuts") == "nuts" and draws * chains > cfg["MAX_DRAWS_TOTAL"]:
         raise invalid("draws", f"draws x chains must be <= {cfg['MAX_DRAWS_TOTAL']} "
                                f"(BAYESREG_MAX_DRAWS_TOTAL); got {draws} x {chains} = {draws * chains}")
+    return check_data(body, cfg)
+
+
+def check_data(body, cfg):
+    """X, y and feature_names of a schema-valid body: arrays, or (None, None) for a dataset."""
     if "X" not in body:
         return None, None
     X = body["X"]
@@ -243,6 +248,27 @@ def check_fit(body, cfg):
         if len(set(names)) != len(names):
             raise invalid("feature_names", "must be unique")
     return X, y
+
+
+def check_dropout_fit(body, cfg, n_rows):
+    """Semantic checks of a schema-valid MC-dropout request, once the row count is known."""
+    _finite_scalars(body, ("dropout", "tau", "length_scale", "learning_rate"))
+    epochs = body.get("epochs", 400)
+    if epochs * n_rows > cfg["MAX_EPOCH_ROWS"]:
+        raise invalid("epochs", f"epochs x rows of X must be <= {cfg['MAX_EPOCH_ROWS']} "
+                                f"(BAYESREG_MAX_EPOCH_ROWS); got {epochs} x {n_rows} = "
+                                f"{epochs * n_rows}")
+
+
+def check_dropout_predict(body, p, mc_samples, cfg):
+    X = check_predict(body, p)
+    passes = X.shape[0] * mc_samples
+    if passes > cfg["MAX_PREDICT_PASSES"]:
+        raise invalid("X", f"rows of X x mc_samples of the fit must be <= "
+                           f"{cfg['MAX_PREDICT_PASSES']} (BAYESREG_MAX_PREDICT_PASSES); got "
+                           f"{X.shape[0]} x {mc_samples} = {passes}", status=413)
+    _finite_scalars(body, ("prob",))
+    return X
 
 
 def check_predict(body, p):
