@@ -107,6 +107,8 @@ class Supervisor:
         self._stop = threading.Event()
         self._thread = None
         self._lock = None
+        self._stopped = False
+        self._stop_lock = threading.Lock()
         self._ctx = multiprocessing.get_context("spawn")
 
     def start(self):
@@ -144,6 +146,15 @@ class Supervisor:
         return [p.pid for p in self.procs]
 
     def stop(self, timeout=10):
+        """Stop the pool once; later calls (atexit after a fixture's call) do nothing.
+
+        In particular they must not touch the data directory: ``recover`` opens a
+        ``Store``, which would recreate a directory its owner has removed.
+        """
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
         if self._lock is None:
             return
         self._stop.set()
