@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import requests
 from conftest import wait_until
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from bayesreg import MCDropoutRegressor
@@ -230,3 +232,63 @@ def test_server_kill_and_restart(server):
     pred_after = requests.post(server.url(f"/v1/dropout/fits/{done['id']}/predict"),
                                json={"X": Xt}, timeout=60).json()
     assert pred_after == pred_before
+
+
+_ROBUST = {}
+
+
+def _robust_app():
+    if not _ROBUST:
+        import atexit
+        import shutil
+        import tempfile
+
+        from service import create_app
+
+        data_dir = tempfile.mkdtemp(prefix="bayesreg-dropout-fuzz-")
+        atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
+        _ROBUST["app"] = create_app({"TESTING": True, "START_POOL": False, "DATA_DIR": data_dir})
+    return _ROBUST["app"]
+
+
+@st.composite
+def _awkward_bodies(draw):
+    n, p = draw(st.integers(1, 10)), draw(st.integers(1, 3))
+    value = st.floats(-1e12, 1e12, allow_nan=False) | st.integers(-10**6, 10**6)
+    return {"X": draw(st.lists(st.lists(value, min_size=p, max_size=p), min_size=n, max_size=n)),
+            "y": draw(st.lists(value, min_size=n, max_size=n)),
+            "hidden": draw(st.lists(st.integers(1, 4), max_size=2)),
+            "dropout": draw(st.floats(0, 0.95)), "tau": draw(st.floats(1e-8, 1e8)),
+            "length_scale": draw(st.floats(0, 1e3)), "epochs": draw(st.integers(1, 3)),
+            "batch_size": draw(st.integers(1, 12)),
+            "learning_rate": draw(st.floats(1e-6, 10)), "mc_samples": draw(st.integers(1, 8)),
+            "standardize": draw(st.booleans()), "seed": draw(st.integers(0, 2**32 - 1))}
+
+
+@given(body=_awkward_bodies())
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+def test_schema_valid_dropout_fits_never_fail_the_server(body):
+    """Awkward but valid bodies, trained as a worker would: the fit ends succeeded or
+    failed with a message, and GET and predict answer without a 5xx."""
+    from service import jobs
+
+    app = _robust_app()
+    client, store = app.test_client(), app.extensions["bayesreg.store"]
+    resp = client.post("/v1/dropout/fits", json=body)
+    assert resp.status_code in (202, 422), resp.get_data(as_text=True)
+    if resp.status_code == 422:
+        assert resp.get_json()["errors"][0]["field"]
+        return
+    fit_id = resp.get_json()["id"]
+    assert store.claim(os.getpid()) == fit_id
+    jobs.run_claimed(store, fit_id, os.getpid())
+    fit = client.get(f"/v1/dropout/fits/{fit_id}").get_json()
+    _FIT.validate(fit)
+    assert fit["status"] in ("succeeded", "failed")
+    if fit["status"] == "failed":
+        assert fit["error"]["message"]
+    pred = client.post(f"/v1/dropout/fits/{fit_id}/predict", json={"X": body["X"][:3]})
+    assert pred.status_code == (200 if fit["status"] == "succeeded" else 409), pred.get_data()
+    if pred.status_code == 200:
+        _PRED.validate(pred.get_json())

@@ -25,6 +25,20 @@ def form(**fields):
     return ("POST", "/v1/fits", body, ctype)
 
 
+DROPOUT_OK = {"X": [[1.0, 2.0], [3.0, 5.0], [4.0, 1.0]], "y": [1.0, 2.0, 3.0], "hidden": [4],
+              "epochs": 2, "mc_samples": 5}
+
+
+def dropout(**changes):
+    body = dict(DROPOUT_OK, **changes)
+    return ("POST", "/v1/dropout/fits",
+            json.dumps({k: v for k, v in body.items() if v is not ...}).encode(), "application/json")
+
+
+def dropout_raw(text, path="/v1/dropout/fits", ctype="application/json"):
+    return ("POST", path, text.encode(), ctype)
+
+
 BIG_X = [[1.0] * 300 for _ in range(400)]  # 120 000 cells > MAX_CELLS = 100 000
 
 CASES = {
@@ -94,6 +108,50 @@ CASES = {
     "limit = 0": (("GET", "/v1/fits?limit=0", None, None), 422, "limit"),
     "limit not a number": (("GET", "/v1/fits?limit=ten", None, None), 422, "limit"),
     "unknown status filter": (("GET", "/v1/fits?status=done", None, None), 422, "status"),
+    # MC dropout: /v1/dropout/fits
+    "dropout: hidden an integer": (dropout(hidden=50), 422, "hidden"),
+    "dropout: hidden width 0": (dropout(hidden=[4, 0]), 422, "hidden[1]"),
+    "dropout: hidden width over cap": (dropout(hidden=[5000]), 422, "hidden[0]"),
+    "dropout: too many layers": (dropout(hidden=[2] * 9), 422, "hidden"),
+    "dropout: float width": (dropout(hidden=[4.5]), 422, "hidden[0]"),
+    "dropout: dropout = 1": (dropout(dropout=1.0), 422, "dropout"),
+    "dropout: dropout < 0": (dropout(dropout=-0.1), 422, "dropout"),
+    "dropout: tau = 0": (dropout(tau=0), 422, "tau"),
+    "dropout: tau a string": (dropout(tau="1"), 422, "tau"),
+    "dropout: tau -Infinity": (dropout_raw('{"dataset": "diabetes", "tau": -Infinity}'), 422, "tau"),
+    "dropout: tau 1e400": (dropout_raw('{"dataset": "diabetes", "tau": 1e400}'), 422, "tau"),
+    "dropout: length_scale < 0": (dropout(length_scale=-1.0), 422, "length_scale"),
+    "dropout: epochs 0": (dropout(epochs=0), 422, "epochs"),
+    "dropout: epochs a float": (dropout(epochs=2.5), 422, "epochs"),
+    "dropout: epochs x rows over cap": (dropout_raw('{"dataset": "diabetes", "epochs": 100000}'),
+                                        422, "epochs"),
+    "dropout: batch_size 0": (dropout(batch_size=0), 422, "batch_size"),
+    "dropout: learning_rate 0": (dropout(learning_rate=0), 422, "learning_rate"),
+    "dropout: mc_samples over cap": (dropout(mc_samples=10**6), 422, "mc_samples"),
+    "dropout: standardize yes": (dropout(standardize="yes"), 422, "standardize"),
+    "dropout: negative seed": (dropout(seed=-1), 422, "seed"),
+    "dropout: regression option": (dropout(prior="lasso"), 422, "prior"),
+    "dropout: NaN in X": (dropout_raw('{"X": [[NaN, 1], [2, 3]], "y": [1, 2]}'), 422, "X[0][0]"),
+    "dropout: ragged X": (dropout(X=[[1.0, 2.0], [3.0], [4.0, 1.0]]), 422, "X[1]"),
+    "dropout: length mismatch": (dropout(y=[1.0]), 422, "y"),
+    "dropout: dataset and X": (dropout(dataset="diabetes"), 422, "dataset"),
+    "dropout: missing X": (dropout(X=...), 422, "X"),
+    "dropout: text/plain": (dropout_raw("{}", ctype="text/plain"), 415, "Content-Type"),
+    "dropout: truncated json": (dropout_raw('{"hidden": [4'), 400, "body"),
+    "dropout: n x p over cap": (dropout(X=BIG_X, y=[1.0] * 400), 413, "X"),
+    "dropout: predict prob = 1": (dropout_raw('{"X": [[1]], "prob": 1}',
+                                              f"/v1/dropout/fits/{uuid.uuid4()}/predict"), 422, "prob"),
+    "dropout: predict hdi_prob": (dropout_raw('{"X": [[1]], "hdi_prob": 0.9}',
+                                              f"/v1/dropout/fits/{uuid.uuid4()}/predict"),
+                                  422, "hdi_prob"),
+    "dropout: predict without X": (dropout_raw("{}", f"/v1/dropout/fits/{uuid.uuid4()}/predict"),
+                                   422, "X"),
+    "dropout: predict unknown": (dropout_raw('{"X": [[1]]}', f"/v1/dropout/fits/{uuid.uuid4()}/predict"),
+                                 404, "id"),
+    "dropout: unknown id": (("GET", f"/v1/dropout/fits/{uuid.uuid4()}", None, None), 404, "id"),
+    "dropout: not a uuid4": (("DELETE", "/v1/dropout/fits/abc", None, None), 404, "id"),
+    "dropout: limit too big": (("GET", "/v1/dropout/fits?limit=100000", None, None), 422, "limit"),
+    "dropout: PUT": (("PUT", "/v1/dropout/fits", b"{}", "application/json"), 405, "method"),
 }
 
 

@@ -31,6 +31,9 @@ def test_document_lists_every_route(app, client):
     assert published == routed
     # One source of truth: the published request schema is the validating one.
     assert doc["components"]["schemas"]["FitRequest"] == schemas.fit_request(app.config)
+    assert doc["components"]["schemas"]["DropoutFitRequest"] == schemas.dropout_request(app.config)
+    assert {"/v1/dropout/fits", "/v1/dropout/fits/{fit_id}",
+            "/v1/dropout/fits/{fit_id}/predict"} <= set(doc["paths"])
 
 
 def test_docs_page_is_self_contained(client):
@@ -42,14 +45,16 @@ def test_docs_page_is_self_contained(client):
 
 
 def _fuzz_app():
-    # No pool: fuzzed nuts fits stay queued, so fuzzing never samples; a deep
+    # No pool: fuzzed nuts and MC-dropout fits stay queued, so fuzzing never
+    # samples or trains (and small dropout caps keep it cheap if it ever did); a deep
     # queue keeps 503s (correct, but 5xx) out of the way. Built at import
     # because schemathesis parametrizes at collection time.
     data_dir = tempfile.mkdtemp(prefix="bayesreg-fuzz-")
     atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
     return create_app({"TESTING": True, "START_POOL": False, "MAX_QUEUE": 10**9,
                        "WAIT_TIMEOUT": 0.05, "DATA_DIR": data_dir,
-                       "MAX_CONTENT_LENGTH": 2 * 1024 * 1024})
+                       "MAX_CONTENT_LENGTH": 2 * 1024 * 1024, "MAX_EPOCHS": 5,
+                       "MAX_MC_SAMPLES": 20, "MAX_HIDDEN_UNITS": 8, "MAX_HIDDEN_LAYERS": 2})
 
 
 _FUZZ_APP = _fuzz_app()
