@@ -7,15 +7,14 @@ prediction runs in the request thread from the saved model file.
 """
 
 import json
-import time
 import uuid
 
 from flask import Blueprint, current_app, request
 
 from . import jobs, schemas, validation
-from .errors import Problem, invalid
-from .fits import _dataset, _query_int, store
-from .store import QueueFull, is_fit_id
+from .collection import add_routes, enqueue, settle, store
+from .errors import Problem
+from .fits import _dataset
 
 KIND = "mc_dropout"
 bp = Blueprint("dropout", __name__, url_prefix="/v1/dropout/fits")
@@ -46,12 +45,7 @@ def resource(row):
     }
 
 
-def _row_or_404(fit_id):
-    row = store().get(fit_id, kind=KIND) if is_fit_id(fit_id) else None
-    if row is None:
-        detail = f"no MC-dropout fit with id {fit_id!r}"
-        raise Problem(404, detail, [{"field": "id", "message": detail}])
-    return row
+_row_or_404 = add_routes(bp, KIND, "/v1/dropout/fits", resource, "MC-dropout fit")
 
 
 @bp.post("")
@@ -74,63 +68,10 @@ def create():
     fit_id = str(uuid.uuid4())
     st = store()
     jobs.save_data(st, fit_id, X, y, names)
-    epochs = int(options.get("epochs", 400))
-    try:
-        st.insert(fit_id, "queued", KIND, options, names, epochs, max_queue=cfg["MAX_QUEUE"],
-                  kind=KIND)
-    except QueueFull as full:
-        jobs.discard(st, fit_id)
-        retry = cfg["RETRY_AFTER"]
-        detail = (f"the fit queue is full ({full.args[0]} of BAYESREG_MAX_QUEUE={cfg['MAX_QUEUE']}); "
-                  f"retry in {retry} s")
-        raise Problem(503, detail, [{"field": "queue", "message": detail}],
-                      headers={"Retry-After": str(retry)}) from None
-    row = st.get(fit_id)
-    if wait:
-        deadline = time.monotonic() + float(cfg["WAIT_TIMEOUT"])
-        while row["status"] in ("queued", "running") and time.monotonic() < deadline:
-            time.sleep(cfg["POLL_INTERVAL"])
-            row = st.get(fit_id)
+    enqueue(fit_id, KIND, options, names, int(options.get("epochs", 400)), KIND)
+    row = settle(fit_id, wait)
     done = row["status"] in ("succeeded", "failed")
     return resource(row), 201 if done else 202, {"Location": f"/v1/dropout/fits/{fit_id}"}
-
-
-@bp.get("")
-def index():
-    cfg = current_app.config
-    limit = _query_int("limit", cfg["PAGE_LIMIT"], 1, cfg["MAX_PAGE_LIMIT"])
-    offset = _query_int("offset", 0, 0, 2**62)
-    status = request.args.get("status")
-    if status is not None and status not in schemas.STATUSES:
-        raise invalid("status", f"must be one of {', '.join(schemas.STATUSES)}; got {status!r}")
-    rows, total = store().page(limit, offset, status, kind=KIND)
-    nxt = None
-    if offset + limit < total:
-        extra = f"&status={status}" if status else ""
-        nxt = f"/v1/dropout/fits?limit={limit}&offset={offset + limit}{extra}"
-    return {"items": [resource(r) for r in rows], "total": total, "limit": limit,
-            "offset": offset, "next": nxt}
-
-
-@bp.get("/<fit_id>")
-def show(fit_id):
-    return resource(_row_or_404(fit_id))
-
-
-@bp.delete("/<fit_id>")
-def delete(fit_id):
-    _row_or_404(fit_id)
-    if not store().delete(fit_id):
-        detail = "fit is running; delete it once it has finished"
-        raise Problem(409, detail, [{"field": "status", "message": detail}])
-    return "", 204
-
-
-@bp.get("/<fit_id>/data")
-def data(fit_id):
-    _row_or_404(fit_id)
-    X, y, names = jobs.load_data(store(), fit_id)
-    return {"X": X.tolist(), "y": y.tolist(), "feature_names": names}
 
 
 @bp.post("/<fit_id>/predict")

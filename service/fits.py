@@ -3,7 +3,6 @@
 import functools
 import json
 import os
-import time
 import uuid
 
 from bayesreg import load_diabetes
@@ -11,15 +10,12 @@ from flask import Blueprint, current_app, request, send_file
 
 from . import jobs, schemas, validation
 from .errors import Problem, invalid
-from .store import QueueFull, is_fit_id
+from .collection import add_routes, enqueue, settle, store
 
+KIND = "regression"
 bp = Blueprint("fits", __name__, url_prefix="/v1/fits")
 
 SYNC_METHODS = ("map", "exact")
-
-
-def store():
-    return current_app.extensions["bayesreg.store"]
 
 
 def resource(row):
@@ -49,12 +45,7 @@ def resource(row):
     }
 
 
-def _row_or_404(fit_id):
-    row = store().get(fit_id, kind="regression") if is_fit_id(fit_id) else None
-    if row is None:
-        raise Problem(404, f"no fit with id {fit_id!r}",
-                      [{"field": "id", "message": f"no fit with id {fit_id!r}"}])
-    return row
+_row_or_404 = add_routes(bp, KIND, "/v1/fits", resource, "fit")
 
 
 def _succeeded(row, need_posterior=False):
@@ -98,7 +89,6 @@ def _dataset(name):
 
 @bp.post("")
 def create():
-    cfg = current_app.config
     body, X, y, names, source = _body()
     wait = body.pop("wait", False)
     options = {k: v for k, v in body.items() if k not in ("X", "y", "feature_names")}
@@ -111,21 +101,8 @@ def create():
         return _create_sync(st, fit_id, options, X, y, names)
 
     total = options.get("chains", 4) * (options.get("draws", 1000) + options.get("tune", 1000))
-    try:
-        st.insert(fit_id, "queued", "nuts", options, names, total, max_queue=cfg["MAX_QUEUE"])
-    except QueueFull as full:
-        jobs.discard(st, fit_id)
-        retry = cfg["RETRY_AFTER"]
-        detail = (f"the fit queue is full ({full.args[0]} of BAYESREG_MAX_QUEUE={cfg['MAX_QUEUE']}); "
-                  f"retry in {retry} s")
-        raise Problem(503, detail, [{"field": "queue", "message": detail}],
-                      headers={"Retry-After": str(retry)}) from None
-    row = st.get(fit_id)
-    if wait:
-        deadline = time.monotonic() + float(cfg["WAIT_TIMEOUT"])
-        while row["status"] in ("queued", "running") and time.monotonic() < deadline:
-            time.sleep(cfg["POLL_INTERVAL"])
-            row = st.get(fit_id)
+    enqueue(fit_id, "nuts", options, names, total, KIND)
+    row = settle(fit_id, wait)
     done = row["status"] in ("succeeded", "failed")
     return resource(row), 201 if done else 202, {"Location": f"/v1/fits/{fit_id}"}
 
@@ -144,53 +121,6 @@ def _create_sync(st, fit_id, options, X, y, names):
         result, status, error = None, "failed", jobs.error_of(exc)
     st.insert(fit_id, status, options["method"], options, names, 0, result=result, error=error)
     return resource(st.get(fit_id)), 201, {"Location": f"/v1/fits/{fit_id}"}
-
-
-def _query_int(name, default, low, high):
-    text = request.args.get(name)
-    if text is None:
-        return default
-    if not validation._INT.fullmatch(text) or not low <= int(text) <= high:
-        raise invalid(name, f"must be an integer in the range [{low}, {high}]; got {text!r}")
-    return int(text)
-
-
-@bp.get("")
-def index():
-    cfg = current_app.config
-    limit = _query_int("limit", cfg["PAGE_LIMIT"], 1, cfg["MAX_PAGE_LIMIT"])
-    offset = _query_int("offset", 0, 0, 2**62)
-    status = request.args.get("status")
-    if status is not None and status not in schemas.STATUSES:
-        raise invalid("status", f"must be one of {', '.join(schemas.STATUSES)}; got {status!r}")
-    rows, total = store().page(limit, offset, status, kind="regression")
-    nxt = None
-    if offset + limit < total:
-        extra = f"&status={status}" if status else ""
-        nxt = f"/v1/fits?limit={limit}&offset={offset + limit}{extra}"
-    return {"items": [resource(r) for r in rows], "total": total, "limit": limit,
-            "offset": offset, "next": nxt}
-
-
-@bp.get("/<fit_id>")
-def show(fit_id):
-    return resource(_row_or_404(fit_id))
-
-
-@bp.delete("/<fit_id>")
-def delete(fit_id):
-    _row_or_404(fit_id)
-    if not store().delete(fit_id):
-        detail = "fit is running; delete it once it has finished"
-        raise Problem(409, detail, [{"field": "status", "message": detail}])
-    return "", 204
-
-
-@bp.get("/<fit_id>/data")
-def data(fit_id):
-    _row_or_404(fit_id)
-    X, y, names = jobs.load_data(store(), fit_id)
-    return {"X": X.tolist(), "y": y.tolist(), "feature_names": names}
 
 
 @bp.post("/<fit_id>/predict")

@@ -26,7 +26,7 @@ import time
 
 from .store import Store
 
-DIED = "worker process {pid} died with {how} while sampling this fit; the server kept running"
+DIED = "worker process {pid} died with {how} while running this fit; the server kept running"
 STOPPED = ("the server stopped while this fit was running (worker pid {pid}); "
            "submit it again")
 

@@ -1,0 +1,97 @@
+"""What /v1/fits and /v1/dropout/fits share: the queue, the bounded wait, and the routes
+list, show, delete and data. Each blueprint brings its fit kind, its path and its resource."""
+
+import time
+
+from flask import current_app, request
+
+from . import jobs, schemas, validation
+from .errors import Problem, invalid
+from .store import QueueFull, is_fit_id
+
+
+def store():
+    return current_app.extensions["bayesreg.store"]
+
+
+def query_int(name, default, low, high):
+    text = request.args.get(name)
+    if text is None:
+        return default
+    if not validation._INT.fullmatch(text) or not low <= int(text) <= high:
+        raise invalid(name, f"must be an integer in the range [{low}, {high}]; got {text!r}")
+    return int(text)
+
+
+def enqueue(fit_id, method, options, names, total, kind):
+    """Queue a fit for the worker pool; a full queue is a 503 with Retry-After."""
+    cfg, st = current_app.config, store()
+    try:
+        st.insert(fit_id, "queued", method, options, names, total, max_queue=cfg["MAX_QUEUE"],
+                  kind=kind)
+    except QueueFull as full:
+        jobs.discard(st, fit_id)
+        retry = cfg["RETRY_AFTER"]
+        detail = (f"the fit queue is full ({full.args[0]} of BAYESREG_MAX_QUEUE={cfg['MAX_QUEUE']}); "
+                  f"retry in {retry} s")
+        raise Problem(503, detail, [{"field": "queue", "message": detail}],
+                      headers={"Retry-After": str(retry)}) from None
+
+
+def settle(fit_id, wait):
+    """The fit's row, after waiting at most BAYESREG_WAIT_TIMEOUT s for it to end when asked."""
+    cfg, st = current_app.config, store()
+    row = st.get(fit_id)
+    if wait:
+        deadline = time.monotonic() + float(cfg["WAIT_TIMEOUT"])
+        while row["status"] in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(cfg["POLL_INTERVAL"])
+            row = st.get(fit_id)
+    return row
+
+
+def add_routes(bp, kind, prefix, resource, noun):
+    """Register GET list, GET one, DELETE and GET data on ``bp``; returns ``row_or_404``."""
+
+    def row_or_404(fit_id):
+        row = store().get(fit_id, kind=kind) if is_fit_id(fit_id) else None
+        if row is None:
+            detail = f"no {noun} with id {fit_id!r}"
+            raise Problem(404, detail, [{"field": "id", "message": detail}])
+        return row
+
+    @bp.get("")
+    def index():
+        cfg = current_app.config
+        limit = query_int("limit", cfg["PAGE_LIMIT"], 1, cfg["MAX_PAGE_LIMIT"])
+        offset = query_int("offset", 0, 0, 2**62)
+        status = request.args.get("status")
+        if status is not None and status not in schemas.STATUSES:
+            raise invalid("status", f"must be one of {', '.join(schemas.STATUSES)}; got {status!r}")
+        rows, total = store().page(limit, offset, status, kind=kind)
+        nxt = None
+        if offset + limit < total:
+            extra = f"&status={status}" if status else ""
+            nxt = f"{prefix}?limit={limit}&offset={offset + limit}{extra}"
+        return {"items": [resource(r) for r in rows], "total": total, "limit": limit,
+                "offset": offset, "next": nxt}
+
+    @bp.get("/<fit_id>")
+    def show(fit_id):
+        return resource(row_or_404(fit_id))
+
+    @bp.delete("/<fit_id>")
+    def delete(fit_id):
+        row_or_404(fit_id)
+        if not store().delete(fit_id):
+            detail = "fit is running; delete it once it has finished"
+            raise Problem(409, detail, [{"field": "status", "message": detail}])
+        return "", 204
+
+    @bp.get("/<fit_id>/data")
+    def data(fit_id):
+        row_or_404(fit_id)
+        X, y, names = jobs.load_data(store(), fit_id)
+        return {"X": X.tolist(), "y": y.tolist(), "feature_names": names}
+
+    return row_or_404
