@@ -26,6 +26,14 @@ _ID = {"name": "fit_id", "in": "path", "required": True,
        "schema": {"type": "string", "format": "uuid"}}
 
 
+def _page_parameters(cfg):
+    return [
+        {"name": "limit", "in": "query", "schema": {
+            "type": "integer", "minimum": 1, "maximum": cfg["MAX_PAGE_LIMIT"]}},
+        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+        {"name": "status", "in": "query", "schema": {"type": "string", "enum": schemas.STATUSES}}]
+
+
 def _errors(*codes):
     text = {400: "Malformed JSON or nesting too deep.", 404: "No such fit.",
             409: "The fit has not succeeded, or has no posterior.",
@@ -62,12 +70,7 @@ def document(cfg, version):
                 "get": {
                     "summary": "List fits, newest first.",
                     "operationId": "listFits",
-                    "parameters": [
-                        {"name": "limit", "in": "query", "schema": {
-                            "type": "integer", "minimum": 1, "maximum": cfg["MAX_PAGE_LIMIT"]}},
-                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-                        {"name": "status", "in": "query", "schema": {
-                            "type": "string", "enum": schemas.STATUSES}}],
+                    "parameters": _page_parameters(cfg),
                     "responses": {"200": _json("FitList", "A page of fits."), **_errors(422)}}},
             "/v1/fits/{fit_id}": {
                 "parameters": [_ID],
@@ -118,12 +121,7 @@ def document(cfg, version):
                 "get": {
                     "summary": "List MC-dropout fits, newest first.",
                     "operationId": "listDropoutFits",
-                    "parameters": [
-                        {"name": "limit", "in": "query", "schema": {
-                            "type": "integer", "minimum": 1, "maximum": cfg["MAX_PAGE_LIMIT"]}},
-                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-                        {"name": "status", "in": "query", "schema": {
-                            "type": "string", "enum": schemas.STATUSES}}],
+                    "parameters": _page_parameters(cfg),
                     "responses": {"200": _json("DropoutFitList", "A page of MC-dropout fits."),
                                   **_errors(422)}}},
             "/v1/dropout/fits/{fit_id}": {

@@ -52,15 +52,21 @@ def fit_options(cfg):
     }
 
 
+#: the data of a fit: X and y, or the name of an embedded data set
+DATA = {
+    "X": MATRIX,
+    "y": {"type": "array", "minItems": 1, "items": NUMBER},
+    "dataset": {"type": "string", "enum": DATASETS,
+                "description": "Embedded demo data instead of X and y."},
+}
+
+
 def fit_request(cfg):
     return {
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "X": MATRIX,
-            "y": {"type": "array", "minItems": 1, "items": NUMBER},
-            "dataset": {"type": "string", "enum": DATASETS,
-                        "description": "Embedded demo data instead of X and y."},
+            **DATA,
             **fit_options(cfg),
         },
         "oneOf": [
@@ -252,10 +258,7 @@ def dropout_request(cfg):
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "X": MATRIX,
-            "y": {"type": "array", "minItems": 1, "items": NUMBER},
-            "dataset": {"type": "string", "enum": DATASETS,
-                        "description": "Embedded demo data instead of X and y."},
+            **DATA,
             **dropout_options(cfg),
         },
         "oneOf": fit_request(cfg)["oneOf"],
