@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import NamedTuple
@@ -438,6 +439,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         prob = self.hdi_prob if hdi_prob is None else check_param(
             "hdi_prob", hdi_prob, low=0.0, high=1.0, low_open=True, high_open=True)
         X_arr = check_X(X, self.coef_.size, type(self).__name__)
+        validate_data(self, X, skip_check_array=True, reset=False)  # feature-name consistency
         post = self.posterior_.posterior
         coef = post["coef"].values.reshape(-1, self.coef_.size)
         intercept = post["intercept"].values.ravel()
@@ -451,14 +453,17 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
                                   obs_hdi[:, 0], obs_hdi[:, 1])
 
     # ------------------------------------------------------------------ persistence
-    _STATE = ("coef_", "intercept_", "sigma_map_", "alpha_", "feature_names_", "diagnostics_",
-              "timing_", "method_", "seed_", "kkt_violation_", "n_features_in_")
+    _STATE = ("coef_", "intercept_", "sigma_map_", "alpha_", "feature_names_", "feature_names_in_",
+              "diagnostics_", "timing_", "method_", "seed_", "kkt_violation_", "n_features_in_")
 
     def save(self, path) -> None:
         """Write the fitted estimator (posterior, MAP, parameters, summary) to one netCDF file."""
         check_is_fitted(self, "coef_")
-        state = {k: _jsonable(getattr(self, k, None)) for k in self._STATE}
-        meta = json.dumps({"params": self.get_params(), "state": state,
+        state = {k: _jsonable(getattr(self, k)) for k in self._STATE if hasattr(self, k)}
+        exact = (None if self._exact is None else
+                 {k: _jsonable(v) for k, v in dataclasses.asdict(self._exact).items()})
+        params = {k: _jsonable(v) for k, v in self.get_params().items()}
+        meta = json.dumps({"params": params, "state": state, "exact": exact,
                            "summary": {"index": list(self._summary.index),
                                        "columns": list(self._summary.columns),
                                        "data": [[_jsonable(v) for v in row]
@@ -482,13 +487,16 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         meta = json.loads(attrs["bayesreg"])
         est = cls(**meta["params"])
         for k, v in meta["state"].items():
-            setattr(est, k, np.asarray(v) if k == "coef_" else v)
+            setattr(est, k, np.asarray(v, dtype=object if k == "feature_names_in_" else float)
+                    if k in ("coef_", "feature_names_in_") else v)
         est.posterior_ = idata
         if idata is not None:
             idata.posterior.attrs.pop("bayesreg", None)
         split = meta["summary"]
         est._summary = pd.DataFrame(split["data"], index=split["index"], columns=split["columns"])
-        est._exact = None
+        exact = meta.get("exact")
+        est._exact = None if exact is None else ConjugateRidge(
+            **{k: np.asarray(v) if isinstance(v, list) else v for k, v in exact.items()})
         return est
 
 
@@ -504,6 +512,6 @@ def _num(value):
 def _jsonable(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
-    if isinstance(value, (np.floating, np.integer)):
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
         return value.item()
     return value

@@ -10,7 +10,9 @@ unless standardized), flat intercept and Jeffreys :math:`p(\sigma^2)\propto 1/\s
 
 Given :math:`\sigma`: :math:`w \sim N(\hat w, \sigma^2 A^{-1})`. With :math:`\sigma` learned:
 :math:`\sigma^2 \sim \mathrm{IG}(\nu/2, \mathrm{SSR}/2)` with :math:`\nu = n - 1` (``n`` without
-intercept), and every linear functional of ``w`` is Student-t with :math:`\nu` degrees of freedom.
+intercept; ``p`` fewer under the flat prior ``alpha = 0``, whose density brings no
+:math:`\sigma^{-p}`), and every linear functional of ``w`` is Student-t with :math:`\nu` degrees
+of freedom.
 The intercept :math:`b = \bar y + c - \bar x^\top w` with :math:`c \mid \sigma \sim N(0, \sigma^2/n)`.
 """
 
@@ -50,18 +52,23 @@ class ConjugateRidge:
         gram = Xc.T @ Xc if gram is None else gram.copy()
         p = gram.shape[0]
         gram[np.diag_indices(p)] += n * alpha * e**2
+        improper = InputError("alpha", "the posterior is improper: X'X is singular and alpha = 0; "
+                                       "use alpha > 0")
+        if alpha == 0 and np.linalg.matrix_rank(gram) < p:
+            raise improper  # Cholesky may still succeed on a rounding-level pivot
         try:
             chol = linalg.cho_factor(gram, lower=True)
         except linalg.LinAlgError:
-            raise InputError("alpha", "the posterior is improper: X'X is singular and alpha = 0; "
-                                      "use alpha > 0") from None
+            raise improper from None
         xty = Xc.T @ yc if xty is None else xty
         w_hat = linalg.cho_solve(chol, xty)
         a_inv = linalg.cho_solve(chol, np.eye(p))
-        nu = n - 1 if fit_intercept else n
+        # a proper Gaussian prior brings sigma^-p that integrating w cancels; a flat one does not
+        nu = n - (1 if fit_intercept else 0) - (p if alpha == 0 else 0)
         ssr = max(float(yc @ yc - w_hat @ xty), 1e-300)
         if sigma is None and nu <= 0:
-            raise InputError("y", "at least two samples are needed to learn sigma with an intercept")
+            raise InputError("y", f"{n} samples are too few to learn sigma: the posterior needs "
+                                  f"n - {n - nu} > 0 (give sigma, or alpha > 0)")
         b_hat = y_mean - float(x_mean @ w_hat) if fit_intercept else 0.0
         b_var = (1.0 / n + float(x_mean @ a_inv @ x_mean)) if fit_intercept else 0.0
         return cls(w_hat, a_inv, b_hat, b_var, sigma, nu, ssr, x_mean, y_mean, n, fit_intercept)
