@@ -58,6 +58,7 @@ def create():
     if X is None:
         X, y, names = _dataset(body["dataset"])
         source = body["dataset"]
+        validation.check_names(body.get("feature_names"), X.shape[1])
         body.setdefault("feature_names", names)
     validation.check_dropout_fit(body, cfg, X.shape[0])
     names = body.get("feature_names") or [f"x{j}" for j in range(X.shape[1])]

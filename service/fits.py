@@ -73,6 +73,7 @@ def _body():
     if X is None:
         X, y, names = _dataset(body["dataset"])
         source = body["dataset"]
+        validation.check_names(body.get("feature_names"), X.shape[1])
         body.setdefault("feature_names", names)
     names = body.get("feature_names") or [f"x{j}" for j in range(X.shape[1])]
     return body, X, y, names, source
@@ -115,7 +116,9 @@ def _create_sync(st, fit_id, options, X, y, names):
     except ValueError as exc:
         if getattr(exc, "field", None) is not None:
             jobs.discard(st, fit_id)
-            raise invalid(exc.field, exc.message) from None
+            # the core's parameter names, in the API's words
+            field = {"random_seed": "seed"}.get(exc.field, exc.field)
+            raise invalid(field, exc.message) from None
         result, status, error = None, "failed", jobs.error_of(exc)
     except Exception as exc:  # a numerical failure is the fit's outcome, kept and reported
         result, status, error = None, "failed", jobs.error_of(exc)

@@ -159,10 +159,30 @@ def _stand_in(instance, schema):
     return out
 
 
+def _types(schema):
+    kind = schema.get("type", [])
+    return {kind} if isinstance(kind, str) else set(kind)
+
+
+def _as_integers(schema, instance):
+    """JSON has one number type, so JSON Schema counts 2.0 as an integer; make it the int 2
+    (for top-level fields and arrays of integers) so the core never sees a float draw count."""
+    if not isinstance(instance, dict):
+        return
+    for key, sub in schema.get("properties", {}).items():
+        value = instance.get(key)
+        if isinstance(value, float) and "integer" in _types(sub) and value.is_integer():
+            instance[key] = int(value)
+        elif isinstance(value, list) and "integer" in _types(sub.get("items", {})):
+            instance[key] = [int(v) if isinstance(v, float) and v.is_integer() else v
+                             for v in value]
+
+
 def check(schema, instance):
     """Validate against a JSON Schema; raise a 422 listing every violation."""
     validator = _validator(json.dumps(schema, sort_keys=True))
     if validator.is_valid(_stand_in(instance, schema)):
+        _as_integers(schema, instance)
         return
     errors = []
     for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
@@ -241,13 +261,17 @@ def check_data(body, cfg):
     y = _finite_vector(body["y"], "y")
     if len(y) != n:
         raise invalid("y", f"must have one value per row of X ({n}); got {len(y)}")
-    names = body.get("feature_names")
+    check_names(body.get("feature_names"), p)
+    return X, y
+
+
+def check_names(names, p):
+    """User-given feature names: one per column, all different."""
     if names is not None:
         if len(names) != p:
             raise invalid("feature_names", f"must have one name per column of X ({p}); got {len(names)}")
         if len(set(names)) != len(names):
             raise invalid("feature_names", "must be unique")
-    return X, y
 
 
 def check_dropout_fit(body, cfg, n_rows):

@@ -194,3 +194,26 @@ def test_one_pool_per_data_directory(app):
     assert second.procs == []
     second.stop()
     assert app.extensions["bayesreg.pool"].procs[0].is_alive()
+
+
+def test_integral_floats_are_integers_and_seed_errors_say_seed(client):
+    """JSON has one number type: draws 200.0 is 200 (a worker must not fail the fit on it)."""
+    body = {"dataset": "diabetes", "prior": "lasso", "alpha": 0.1, "method": "nuts",
+            "draws": 200.0, "tune": 200.0, "chains": 2.0, "seed": 7.0, "wait": True}
+    resp = client.post("/v1/fits", json=body)
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["status"] == "succeeded"
+    assert resp.get_json()["progress"]["draws_total"] == 800
+    bad = client.post("/v1/fits", json={"dataset": "diabetes", "method": "map", "seed": 1.5})
+    assert bad.status_code == 422
+    assert [e["field"] for e in bad.get_json()["errors"]] == ["seed"]
+
+
+@pytest.mark.parametrize("path,extra", [("/v1/fits", {"method": "nuts"}),
+                                        ("/v1/fits", {"method": "map"}),
+                                        ("/v1/dropout/fits", {})])
+def test_dataset_with_wrong_feature_names_is_422_before_queueing(client, path, extra):
+    resp = client.post(path, json={"dataset": "diabetes", "feature_names": ["a", "b"], **extra})
+    assert resp.status_code == 422
+    assert resp.get_json()["errors"][0]["field"] == "feature_names"
+    assert "(10)" in resp.get_json()["errors"][0]["message"]
