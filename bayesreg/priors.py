@@ -31,8 +31,9 @@ other convention                           bayesreg's ``alpha``
 =========================================  ==========================================
 Gaussian prior sd ``tau`` (ridge)          ``sigma**2 / (n * tau**2)``
 Laplace prior scale ``b`` (lasso)          ``sigma**2 / (n * b)``
-glmnet ``lambda`` (``alpha_glmnet = rho``) ``lambda`` (the same objective, for gaussian
-                                           family with unstandardized y)
+glmnet ``lambda`` (``alpha_glmnet = rho``) ``lambda`` (the same objective; glmnet scales y
+                                           to unit variance internally, so for rho < 1
+                                           they agree when sd(y) = 1, with the 1/n sd)
 Park & Casella ``lambda`` (scale sigma/l)  ``lambda * sigma / n``
 scikit-learn ``Ridge(alpha=a)``            ``a / n`` (Ridge has no 1/(2n) factor)
 =========================================  ==========================================
