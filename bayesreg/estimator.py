@@ -343,17 +343,17 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
             rows["alpha"] = ("alpha", None, float(self.alpha_))
         return rows
 
-    def _build_summary(self):
-        rows = self._map_rows()
+    def _build_summary(self, hdi_prob=None):
+        rows, prob = self._map_rows(), self.hdi_prob if hdi_prob is None else hdi_prob
         if self.posterior_ is None:
             df = pd.DataFrame({"map": {k: v[2] for k, v in rows.items()}})
             return df.reindex(columns=diagnostics.SUMMARY_COLUMNS)
         if self._exact is not None:
-            return self._exact_summary(rows)
-        return diagnostics.summarize_posterior(self.posterior_.posterior, rows, self.hdi_prob)
+            return self._exact_summary(rows, prob)
+        return diagnostics.summarize_posterior(self.posterior_.posterior, rows, prob)
 
-    def _exact_summary(self, rows):
-        ex, prob = self._exact, self.hdi_prob
+    def _exact_summary(self, rows, prob):
+        ex = self._exact
         out = {}
         marginals = dict(zip(self.feature_names_, ex.coef_marginals()))
         marginals["intercept"] = ex.intercept_marginal()
@@ -390,21 +390,10 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
     def summary(self, hdi_prob=None) -> pd.DataFrame:
         """MAP beside the posterior: one row per coefficient (feature order), intercept, sigma."""
         check_is_fitted(self, "coef_")
-        if hdi_prob is None or hdi_prob == self.hdi_prob or self._exact is not None:
-            if hdi_prob not in (None, self.hdi_prob):
-                return self._with_hdi_prob(hdi_prob)._build_summary()
+        if hdi_prob is None or hdi_prob == self.hdi_prob:
             return self._summary.copy()
         check_param("hdi_prob", hdi_prob, low=0.0, high=1.0, low_open=True, high_open=True)
-        if self.posterior_ is None:
-            return self._summary.copy()
-        return diagnostics.summarize_posterior(self.posterior_.posterior, self._map_rows(), hdi_prob)
-
-    def _with_hdi_prob(self, hdi_prob):
-        check_param("hdi_prob", hdi_prob, low=0.0, high=1.0, low_open=True, high_open=True)
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        clone.hdi_prob = hdi_prob
-        return clone
+        return self._build_summary(hdi_prob)
 
     def to_dict(self) -> dict:
         """JSON-safe result: MAP, posterior summaries, diagnostics, timing (NaN -> None)."""
