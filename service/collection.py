@@ -23,6 +23,13 @@ def query_int(name, default, low, high):
     return int(text)
 
 
+def require_succeeded(row):
+    """409 unless the fit has finished successfully."""
+    if row["status"] != "succeeded":
+        detail = f"fit {row['id']} is {row['status']}, not succeeded"
+        raise Problem(409, detail, [{"field": "status", "message": detail}])
+
+
 def enqueue(fit_id, method, options, names, total, kind):
     """Queue a fit for the worker pool; a full queue is a 503 with Retry-After."""
     cfg, st = current_app.config, store()

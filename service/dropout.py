@@ -12,8 +12,7 @@ import uuid
 from flask import Blueprint, current_app, request
 
 from . import jobs, schemas, validation
-from .collection import add_routes, enqueue, settle, store
-from .errors import Problem
+from .collection import add_routes, enqueue, require_succeeded, settle, store
 from .fits import _dataset
 
 KIND = "mc_dropout"
@@ -80,10 +79,7 @@ def predict(fit_id):
     cfg = current_app.config
     body = validation.parse_json(request, cfg["MAX_JSON_DEPTH"])
     validation.check(schemas.dropout_predict_request(cfg), body)
-    row = _row_or_404(fit_id)
-    if row["status"] != "succeeded":
-        detail = f"fit {fit_id} is {row['status']}, not succeeded"
-        raise Problem(409, detail, [{"field": "status", "message": detail}])
+    require_succeeded(_row_or_404(fit_id))
     est = jobs.load_dropout(store(), fit_id)
     X = validation.check_dropout_predict(body, est.n_features_in_, est.mc_samples, cfg)
     prob = body.get("prob", 0.95)

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, request, send_file
 
 from . import jobs, schemas, validation
 from .errors import Problem, invalid
-from .collection import add_routes, enqueue, settle, store
+from .collection import add_routes, enqueue, require_succeeded, settle, store
 
 KIND = "regression"
 bp = Blueprint("fits", __name__, url_prefix="/v1/fits")
@@ -49,9 +49,7 @@ _row_or_404 = add_routes(bp, KIND, "/v1/fits", resource, "fit")
 
 
 def _succeeded(row, need_posterior=False):
-    if row["status"] != "succeeded":
-        detail = f"fit {row['id']} is {row['status']}, not succeeded"
-        raise Problem(409, detail, [{"field": "status", "message": detail}])
+    require_succeeded(row)
     if need_posterior and row["method"] == "map":
         detail = "fit has no posterior: it was fitted with method 'map'"
         raise Problem(409, detail, [{"field": "method", "message": detail}])
