@@ -6,7 +6,11 @@ unless standardized), flat intercept and Jeffreys :math:`p(\sigma^2)\propto 1/\s
 .. math::
 
     A = X_c^\top X_c + n\alpha E^2,\quad \hat w = A^{-1}X_c^\top y_c,\quad
-    \mathrm{SSR} = y_c^\top y_c - \hat w^\top X_c^\top y_c .
+    \mathrm{SSR} = y_c^\top y_c - \hat w^\top X_c^\top y_c
+                 = \lVert y_c - X_c\hat w\rVert^2 + n\alpha\lVert E\hat w\rVert^2 .
+
+The second form, summed from the residuals, is what is computed: the first cancels to
+rounding when the noise is far below the spread of ``y``.
 
 Given :math:`\sigma`: :math:`w \sim N(\hat w, \sigma^2 A^{-1})`. With :math:`\sigma` learned:
 :math:`\sigma^2 \sim \mathrm{IG}(\nu/2, \mathrm{SSR}/2)` with :math:`\nu = n - 1` (``n`` without
@@ -46,8 +50,11 @@ class ConjugateRidge:
 
     @classmethod
     def fit(cls, Xc, yc, x_mean, y_mean, alpha, e, sigma, fit_intercept, gram=None,
-            xty=None) -> "ConjugateRidge":
-        """The posterior from centred data; ``gram`` = Xc'Xc and ``xty`` = Xc'yc if already known."""
+            xty=None, data=None) -> "ConjugateRidge":
+        """The posterior from centred data; ``gram`` = Xc'Xc and ``xty`` = Xc'yc if already known.
+
+        ``data``: the raw ``(X, y)`` when ``Xc`` is not kept, for the residuals.
+        """
         n = yc.shape[0]
         gram = Xc.T @ Xc if gram is None else gram.copy()
         p = gram.shape[0]
@@ -65,7 +72,14 @@ class ConjugateRidge:
         a_inv = linalg.cho_solve(chol, np.eye(p))
         # a proper Gaussian prior brings sigma^-p that integrating w cancels; a flat one does not
         nu = n - (1 if fit_intercept else 0) - (p if alpha == 0 else 0)
-        ssr = max(float(yc @ yc - w_hat @ xty), 1e-300)
+        if Xc is not None:
+            resid = yc - Xc @ w_hat
+            rss = float(resid @ resid)
+        else:
+            from .model import residual_stats
+
+            rss = residual_stats(data[0], data[1], x_mean, y_mean, w_hat)[0]
+        ssr = max(rss + n * alpha * float(np.sum((e * w_hat) ** 2)), 1e-300)
         if sigma is None and nu <= 0:
             raise InputError("y", f"{n} samples are too few to learn sigma: the posterior needs "
                                   f"n - {n - nu} > 0 (give sigma, or alpha > 0)")

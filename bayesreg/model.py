@@ -1,45 +1,64 @@
-r"""The PyMC model in sufficient statistics, its compiled-model cache and the samplers.
+r"""The PyMC model in sufficient statistics, the sampler's frame, and the samplers.
 
 With centred data :math:`X_c, y_c` and the centred intercept :math:`c = b - \bar y + \bar x^\top w`
-the Gaussian log-likelihood depends on the data only through
-:math:`S_{xx} = X_c^\top X_c`, :math:`S_{xy} = X_c^\top y_c`, :math:`S_{yy} = y_c^\top y_c` and ``n``:
+the Gaussian log-likelihood depends on the data only through the residual sum of squares
 
 .. math::
 
-    \log p(y \mid w, c, \sigma) = -\frac n2 \log(2\pi\sigma^2)
-        - \frac{S_{yy} - 2 w^\top S_{xy} + w^\top S_{xx} w + n c^2}{2\sigma^2},
+    \log p(y \mid w, c, \sigma) = -\frac n2 \log(2\pi\sigma^2) - \frac{\mathrm{rss}(w) + n c^2}{2\sigma^2},
 
-because the centred columns sum to zero. One gradient costs :math:`O(p^2)` whatever ``n`` is.
+because the centred columns sum to zero. The sampler moves whitened offsets around the MAP
+``m``: ``w = m + W z`` with ``W`` a triangular factor of the inverse curvature there (see
+:func:`sampler_frame`). In those coordinates the residual sum of squares is a quadratic form
+
+.. math::
+
+    \mathrm{rss}(z) = r_0 + 2 q^\top z + z^\top M z,\qquad
+    r_0 = \lVert y_c - X_c m\rVert^2,\quad q = -W^\top X_c^\top (y_c - X_c m),\quad
+    M = W^\top X_c^\top X_c W,
+
+with ``r0`` and ``q`` summed from the residuals at the MAP in one pass over the data, so that
+no ``y'y - w'X'y`` cancellation loses the noise when the fit is nearly exact. One gradient
+costs :math:`O(p^2)` whatever ``n`` is.
 
 The sampler works on rescaled data (y divided by ``y_scale``, column j by ``x_scale[j]``) so
-that every parameter is of order one at nutpie's starting point; the penalty weights ``g1`` and
-``g2`` carry the rescaling, so the sampled posterior is exactly the posterior of the
-original model, mapped back by :func:`to_original_scale`.
+that every parameter is of order one; the penalty weights ``g1`` and ``g2`` carry the
+rescaling, so the sampled posterior is exactly the posterior of the original model, mapped
+back by the estimator.
+
+:func:`build_model` states this density as a PyMC model: it is the definition. nutpie samples
+it through :mod:`bayesreg.kernel`, a numba kernel that evaluates the same log density and
+gradient (tested against PyMC's compiled ``logp`` and ``dlogp``) and compiles once per
+machine for every prior and width; ``sampler="pymc"`` samples the PyMC model itself.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-import pymc as pm
-import pytensor.tensor as pt
 
 __all__ = [
     "SuffStats",
     "ModelKey",
-    "build_model",
+    "Frame",
+    "residual_stats",
     "sampler_frame",
+    "fold_ridge",
+    "build_model",
     "natural_draws",
-    "compiled_model",
-    "clear_cache",
-    "cache_info",
+    "load_kernel",
     "sample_nutpie",
     "sample_pymc",
+    "Cancelled",
 ]
+
+log = logging.getLogger("bayesreg")
 
 
 @dataclass(frozen=True)
@@ -77,9 +96,25 @@ class SuffStats:
         return cls(n, xtx, xty, float(yc @ yc), x_mean, y_mean)
 
 
+def residual_stats(X, y, x_mean, y_mean, w, chunk=32_768):
+    """``(r'r, X_c'r)`` for the residuals ``r = (y - y_mean) - (X - x_mean) w``, in one pass.
+
+    Summing squared residuals keeps the noise when it is far below the spread of ``y``, where
+    ``y'y - 2 w'X'y + w'X'Xw`` cancels to rounding.
+    """
+    n, p = X.shape
+    rss, xtr = 0.0, np.zeros(p)
+    for start in range(0, n, chunk):
+        block = X[start:start + chunk] - x_mean
+        r = (y[start:start + chunk] - y_mean) - block @ w
+        rss += float(r @ r)
+        xtr += block.T @ r
+    return rss, xtr
+
+
 @dataclass(frozen=True)
 class ModelKey:
-    """What fixes a compiled model's structure: everything else is data swapped in."""
+    """The structure of a model: its prior kind and options (the width is data)."""
 
     kind: str          # 'flat', 'normal', 'laplace' or 'mixed'
     p: int
@@ -88,8 +123,122 @@ class ModelKey:
     learn_alpha: bool
 
 
+@dataclass
+class Frame:
+    """Everything the log density needs, in the sampler's coordinates (rescaled, whitened).
+
+    ``alpha`` is the fixed penalty, or with ``learn_alpha`` the scale of its Half-Cauchy prior.
+    """
+
+    key: ModelKey
+    n: float
+    alpha: float
+    l1_ratio: float
+    sigma: float | None          # known noise sd (rescaled)
+    logsig_loc: float
+    logsig_scale: float
+    c_scale: float
+    r0: float
+    m: np.ndarray
+    q: np.ndarray
+    g1: np.ndarray
+    g2: np.ndarray
+    M: np.ndarray
+    W: np.ndarray
+    names: list = field(default_factory=list)   # the sampler's coordinates, in order
+    folded: bool = False         # ridge penalty folded into r0, q, M (see fold_ridge)
+
+    @property
+    def dim(self) -> int:
+        return len(self.names)
+
+    def to_buffer(self) -> np.ndarray:
+        """The float64 buffer the kernel reads (layout in :mod:`bayesreg.kernel`)."""
+        from .kernel import HEADER, KINDS, buffer_size
+
+        k, p = self.key, self.key.p
+        buf = np.zeros(buffer_size(p))
+        buf[:14] = [p, KINDS[k.kind], k.fit_intercept, k.sigma_known, k.learn_alpha, self.n,
+                    self.alpha, self.l1_ratio, self.sigma or 0.0, self.logsig_loc,
+                    self.logsig_scale, self.c_scale, self.r0, self.folded]
+        o = HEADER
+        for vec in (self.m, self.q, self.g1, self.g2):
+            buf[o:o + p] = vec
+            o += p
+        for mat in (self.M, self.W, self.W.T):
+            buf[o:o + p * p] = np.ascontiguousarray(mat).ravel()
+            o += p * p
+        return buf
+
+
+def sampler_frame(key: ModelKey, n, xtx, w_map, rss_map, xtr_map, sigma_hat, alpha, l1_ratio,
+                  g1, g2, sigma=None) -> Frame:
+    """Whiten around the MAP with a Gaussian approximation of the posterior there.
+
+    The curvature of the likelihood, ``X'X / sigma^2``, plus a per-coefficient prior precision
+    (the Normal part's ``n alpha (1 - rho) g2 / sigma^2``, the Laplace part's variance-matched
+    ``(n alpha rho g1)^2 / (2 sigma^4)``) is the precision ``H``; ``W`` is the triangular
+    factor of ``H^-1``, so ``z`` is roughly standard normal and uncorrelated: NUTS then needs
+    few steps per draw whatever the correlation of the columns or ``n``. All inputs are on the
+    rescaled data; ``rss_map`` and ``xtr_map`` are :func:`residual_stats` at ``w_map``.
+    """
+    p = xtx.shape[0]
+    var = sigma_hat**2
+    prior_prec = np.zeros(p)
+    if key.kind in ("normal", "mixed"):
+        prior_prec += n * alpha * (1 - l1_ratio) * g2 / var
+    if key.kind in ("laplace", "mixed"):
+        prior_prec += (n * alpha * l1_ratio * g1) ** 2 / (2 * var**2)
+    prec = xtx / var
+    prec[np.diag_indices(p)] += prior_prec + 1e-10 * (np.trace(prec) / p + 1e-300)
+    try:
+        # H = R R' (lower R)  =>  H^-1 = R^-T R^-1, and R^-T is an upper-triangular factor
+        from scipy.linalg import solve_triangular
+
+        r = np.linalg.cholesky(prec)
+        W = solve_triangular(r, np.eye(p), lower=True, trans="T")
+    except np.linalg.LinAlgError:
+        W = np.diag(1.0 / np.sqrt(np.clip(np.diag(prec), 1e-16, None)))
+    M = W.T @ xtx @ W
+    names = [f"z{j}" for j in range(p)]
+    logsig_loc = logsig_scale = c_scale = 0.0
+    if not key.sigma_known:
+        logsig_loc = float(np.log(sigma_hat))
+        logsig_scale = float(1.0 / np.sqrt(2.0 * max(n - min(p, n - 1), 1)))
+        names.append("u")
+    if key.fit_intercept:
+        c_scale = float(sigma_hat / np.sqrt(n))
+        names.append("v")
+    if key.learn_alpha:
+        names.append("log_alpha")
+    return Frame(key, float(n), float(alpha), float(l1_ratio), sigma, logsig_loc, logsig_scale,
+                 c_scale, float(rss_map), np.asarray(w_map, dtype=float), -(W.T @ xtr_map),
+                 np.asarray(g1, dtype=float), np.asarray(g2, dtype=float), 0.5 * (M + M.T), W,
+                 names)
+
+
+def fold_ridge(frame: Frame) -> Frame:
+    """The same density with a fixed Normal prior moved into the quadratic form.
+
+    ``sum_j b_j w_j^2 / 2`` with ``b_j = n alpha g2_j / sigma^2`` is a quadratic in ``z`` over
+    ``sigma^2``, like the residual sum of squares: adding ``n alpha (W' G W, W' G m, m' G m)``
+    to ``(M, q, r0)`` leaves one matrix-vector product per gradient.
+    """
+    k = frame.key
+    if k.kind != "normal" or k.learn_alpha or frame.folded:
+        return frame
+    G = frame.n * frame.alpha * frame.g2
+    GW = G[:, None] * frame.W
+    M = frame.M + frame.W.T @ GW
+    return dataclasses.replace(
+        frame, M=0.5 * (M + M.T), q=frame.q + GW.T @ frame.m,
+        r0=frame.r0 + float(frame.m @ (G * frame.m)), folded=True)
+
+
 def _log_normalizer(kind, a, b):
     """Symbolic twin of :func:`bayesreg.priors.log_normalizer` for one prior kind."""
+    import pytensor.tensor as pt
+
     if kind == "laplace":
         return pt.log(2.0 / a)
     if kind == "normal":
@@ -97,184 +246,215 @@ def _log_normalizer(kind, a, b):
     return pt.log(2.0) + 0.5 * pt.log(np.pi / (2 * b)) + pt.log(pt.erfcx(a / pt.sqrt(2 * b)))
 
 
-def build_model(key: ModelKey, data: dict) -> pm.Model:
-    """Build the PyMC model for ``key``; ``data`` holds the values of its ``pm.Data`` containers.
+def build_model(frame: Frame):
+    """The PyMC model of :class:`Frame`: the definition of the posterior that is sampled.
 
-    ``data``: ``xtx``, ``xty``, ``yty``, ``n``; ``alpha`` (the fixed penalty) or, when
-    ``learn_alpha``, ``alpha_scale`` (the scale of alpha's Half-Cauchy prior); ``l1_ratio``; the
-    per-coefficient L1 and L2 penalty weights ``g1`` (not for 'normal') and ``g2`` (not for
-    'laplace'); ``sigma`` when ``sigma_known``. Only what the graph uses may be given: nutpie's
-    ``with_data`` rejects unknown names.
-
-    The sampler moves whitened offsets, ``w = w_loc + w_chol @ z``,
-    ``log sigma = logsig_loc + logsig_scale * u`` and ``c = c_scale * v``, with locations and
-    scales from a Gaussian approximation at the MAP (see :func:`sampler_frame`). These are
-    data too, so a cached model serves any data set of its width, and NUTS starts near the mode
-    with the right scales whatever ``n`` is. The Jacobians are constants. A flat prior on
-    ``log sigma`` is exactly the Jeffreys prior p(sigma) ∝ 1/sigma.
+    Free variables: ``z`` (the whitened coefficients), ``u`` (log sigma's offset, learned
+    sigma), ``v`` (the intercept's offset, with intercept) and ``alpha`` (Half-Cauchy, learned
+    alpha; log-transformed by PyMC). With ``s = sigma / sigma_hat``, ``w = m + s W z`` and
+    ``c = s c_scale v``: the coefficients move with sigma, so that ``z`` is independent of
+    sigma under a Gaussian prior (and nearly so under the others); the Jacobian is
+    ``s^(p + 1)``. A flat prior on ``log sigma`` is exactly the Jeffreys prior
+    p(sigma) ∝ 1/sigma.
     """
-    coords = {"coef": np.arange(key.p)}
-    with pm.Model(coords=coords) as model:
-        d = {name: pm.Data(name, np.asarray(value, dtype=float)) for name, value in data.items()}
-        w = d["w_loc"] + pt.dot(d["w_chol"], pm.Flat("z", dims="coef"))
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    key, f = frame.key, frame
+    with pm.Model(coords={"coef": np.arange(key.p)}) as model:
+        z = pm.Flat("z", dims="coef")
         if key.sigma_known:
-            sigma = d["sigma"]
+            log_sigma, s = np.log(f.sigma), 1.0
         else:
-            sigma = pt.exp(d["logsig_loc"] + d["logsig_scale"] * pm.Flat("u"))
-        var = sigma**2
-        if key.kind != "flat":
-            alpha = pm.HalfCauchy("alpha", beta=d["alpha_scale"]) if key.learn_alpha else d["alpha"]
-            n, rho = d["n"], d["l1_ratio"]
-            a = n * alpha * rho * d["g1"] / var if "g1" in d else None
-            b = n * alpha * (1 - rho) * d["g2"] / var if "g2" in d else None
+            u = pm.Flat("u")
+            log_sigma = f.logsig_loc + f.logsig_scale * u
+            s = pt.exp(f.logsig_scale * u)
+            # Jacobian of (w, c) = s (W z, c_scale v): s^(p + 1) (with an intercept)
+            pm.Potential("scale_jacobian", (key.p + key.fit_intercept) * pt.log(s))
+        w = f.m + s * pt.dot(f.W, z)
+        var = pt.exp(2 * log_sigma)
+        quad = f.r0 + 2 * s * pt.dot(f.q, z) + s**2 * pt.dot(z, pt.dot(f.M, z))
+        if key.fit_intercept:
+            quad = quad + f.n * (s * f.c_scale * pm.Flat("v")) ** 2
+        pm.Potential("loglik", -0.5 * f.n * (np.log(2 * np.pi) + 2 * log_sigma) - quad / (2 * var))
+        if f.folded:  # the Normal penalty is inside quad (see fold_ridge); keep its normalizer
+            b = f.n * f.alpha * f.g2 / var
+            pm.Potential("w_prior", -0.5 * pt.log(2 * np.pi / b).sum())
+        elif key.kind != "flat":
+            alpha = pm.HalfCauchy("alpha", beta=f.alpha) if key.learn_alpha else f.alpha
+            a = f.n * alpha * f.l1_ratio * f.g1 / var
+            b = f.n * alpha * (1 - f.l1_ratio) * f.g2 / var
             penalty = (a * pt.abs(w)).sum() if key.kind != "normal" else 0.0
             if key.kind != "laplace":
                 penalty = penalty + (0.5 * b * w**2).sum()
             pm.Potential("w_prior", -penalty - _log_normalizer(key.kind, a, b).sum())
-        rss = d["yty"] - 2 * pt.dot(w, d["xty"]) + pt.dot(w, pt.dot(d["xtx"], w))
-        if key.fit_intercept:
-            c = d["c_scale"] * pm.Flat("v")
-            rss = rss + d["n"] * c**2
-        pm.Potential("loglik", -0.5 * d["n"] * pt.log(2 * np.pi * var) - rss / (2 * var))
     return model
 
 
-def sampler_frame(key: ModelKey, stats: SuffStats, w_map, sigma_hat, alpha, l1_ratio, g1, g2):
-    """Locations and scales of the sampler's coordinates: a Gaussian approximation at the MAP.
-
-    The curvature of the likelihood, ``X'X / sigma^2``, plus a per-coefficient prior precision
-    (the Normal part's ``n alpha (1 - rho) g2 / sigma^2``, the Laplace part's variance-matched
-    ``(n alpha rho g1)^2 / (2 sigma^4)``) is the precision ``H``; ``w_chol`` is the Cholesky
-    factor of ``H^-1``, so that ``z`` is roughly standard normal and uncorrelated: NUTS then
-    needs few steps per draw whatever the correlation of the columns or ``n``.
-    """
-    n, p = stats.n, stats.xtx.shape[0]
-    var = sigma_hat**2
-    prior_prec = np.zeros(p)
-    if key.kind in ("normal", "mixed"):
-        prior_prec += n * alpha * (1 - l1_ratio) * g2 / var
-    if key.kind in ("laplace", "mixed"):
-        prior_prec += (n * alpha * l1_ratio * g1) ** 2 / (2 * var**2)
-    prec = stats.xtx / var
-    prec[np.diag_indices(p)] += prior_prec + 1e-10 * (np.trace(prec) / p + 1e-300)
-    try:
-        # H = R R' (lower R)  =>  H^-1 = R^-T R^-1, and R^-T is an upper-triangular factor
-        r = np.linalg.cholesky(prec)
-        chol = np.linalg.solve(r.T, np.eye(p))
-    except np.linalg.LinAlgError:
-        chol = np.diag(1.0 / np.sqrt(np.clip(np.diag(prec), 1e-16, None)))
-    frame = {"w_loc": np.asarray(w_map, dtype=float), "w_chol": chol}
-    if not key.sigma_known:
-        frame["logsig_loc"] = float(np.log(sigma_hat))
-        frame["logsig_scale"] = float(1.0 / np.sqrt(2.0 * max(n - min(p, n - 1), 1)))
-    if key.fit_intercept:
-        frame["c_scale"] = float(sigma_hat / np.sqrt(n))
-    return frame
-
-
-def natural_draws(posterior, key: ModelKey, data: dict) -> dict:
-    """Map the sampler's coordinates back to ``w``, ``c``, ``sigma`` (and ``alpha``) draws."""
-    z = posterior["z"].values
-    out = {"w": data["w_loc"] + z @ np.asarray(data["w_chol"]).T}
-    shape = z.shape[:2]
+def natural_draws(x, frame: Frame) -> dict:
+    """Map draws of the sampler's coordinates, shape (chain, draw, dim), to w, c, sigma, alpha."""
+    key, p = frame.key, frame.key.p
+    k, s = p, np.ones(x.shape[:2])
+    out = {}
     if key.sigma_known:
-        out["sigma"] = np.full(shape, float(data["sigma"]))
+        out["sigma"] = np.full(x.shape[:2], float(frame.sigma))
     else:
-        out["sigma"] = np.exp(data["logsig_loc"] + data["logsig_scale"] * posterior["u"].values)
-    out["c"] = data["c_scale"] * posterior["v"].values if key.fit_intercept else np.zeros(shape)
+        s = np.exp(frame.logsig_scale * x[..., k])
+        out["sigma"] = np.exp(frame.logsig_loc) * s
+        k += 1
+    out["w"] = frame.m + s[..., None] * (x[..., :p] @ frame.W.T)
+    if key.fit_intercept:
+        out["c"] = s * frame.c_scale * x[..., k]
+        k += 1
+    else:
+        out["c"] = np.zeros(x.shape[:2])
     if key.learn_alpha:
-        out["alpha"] = posterior["alpha"].values
+        out["alpha"] = np.exp(x[..., k])
     return out
 
 
-_CACHE: dict = {}
-_CACHE_LOCK = threading.Lock()
-_KEY_LOCKS: dict = {}
+_KERNEL_LOCK = threading.Lock()
+_kernel = None
 
 
-def compiled_model(key: ModelKey, data: dict):
-    """The nutpie model for ``key`` with ``data`` swapped in; compiles once per key and process.
+def load_kernel():
+    """Import the compiled kernel; returns seconds spent (0 when already loaded).
 
-    Returns ``(compiled, seconds_spent_compiling)``. Changing the width through ``with_data``
-    crashes nutpie, so the width is part of the key.
+    The first use on a machine compiles it (a few seconds) into numba's disk cache; later
+    processes load it from there. A message is logged when that takes over a second.
     """
-    with _CACHE_LOCK:
-        lock = _KEY_LOCKS.setdefault(key, threading.Lock())
-    with lock:
-        base = _CACHE.get(key)
-        spent = 0.0
-        if base is None:
-            import nutpie
-
-            start = time.perf_counter()
-            base = nutpie.compile_pymc_model(build_model(key, data))
-            spent = time.perf_counter() - start
-            _CACHE[key] = base
-    return base.with_data(**{k: np.asarray(v, dtype=float) for k, v in data.items()}), spent
-
-
-def clear_cache() -> None:
-    """Forget every compiled model (the next fit of each structure compiles again)."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
+    global _kernel
+    with _KERNEL_LOCK:
+        if _kernel is not None:
+            return 0.0
+        start = time.perf_counter()
+        timer = threading.Timer(1.0, log.info, ("compiling the sampler kernel: first fit on "
+                                                "this machine, cached for later processes ...",))
+        timer.daemon = True
+        timer.start()
+        try:
+            from . import kernel
+        finally:
+            timer.cancel()
+        _kernel = kernel
+        return time.perf_counter() - start
 
 
-def cache_info() -> list[ModelKey]:
-    """The model structures compiled in this process."""
-    return list(_CACHE)
+class Cancelled(RuntimeError):
+    """Sampling was stopped by the caller's ``should_stop``."""
 
 
-def sample_nutpie(compiled, *, draws, tune, chains, seed, progress=None, progress_bar=False):
-    """Sample with nutpie; ``progress(done, total)`` is called as draws complete."""
+def _nutpie_model(frame: Frame, buf: np.ndarray):
+    """A nutpie model whose log density is the kernel, reading ``buf``.
+
+    nutpie 0.16 has no public constructor for a model given as C callbacks: its public
+    ``compile_pymc_model`` generates and compiles new callbacks for every model, which cannot
+    be cached on disk (they reference dynamic globals) and so cost 8 to 18 s per process and
+    structure. We hand our own cached callbacks to ``nutpie.compile_pymc.CompiledPyMCModel``,
+    the class ``compile_pymc_model`` returns (its fields as in nutpie 0.16; pinned < 0.17).
+    Sampling, progress and cancellation then go through the public ``nutpie.sample``.
+    """
+    import pandas as pd
+    from nutpie.compile_pymc import CompiledPyMCModel
+
+    dim = frame.dim
+
+    def initial_point(seed):
+        # the MAP is z = 0; jitter it like nutpie's default for PyMC models, U(-1, 1)
+        return np.random.default_rng(seed).uniform(-1.0, 1.0, dim)
+
+    coords = {"param": pd.Index(frame.names), "unconstrained_parameter": pd.Index(frame.names)}
+    return CompiledPyMCModel(
+        dims={"x": ("param",)}, _coords=coords, _shapes={"x": (dim,)},
+        compiled_logp_func=_kernel.logp_cfunc, compiled_expand_func=_kernel.expand_cfunc,
+        initial_point_func=initial_point, shared_data={}, user_data=buf, n_expanded=dim,
+        shape_info=(["x"], [slice(0, dim)], [(dim,)]), logp_func=None, expand_func=None,
+        _n_dim=dim)
+
+
+def sample_nutpie(frame: Frame, *, draws, tune, chains, seed, progress=None, should_stop=None,
+                  poll=0.05, **nuts_options):
+    """Sample with nutpie. Returns ``(draws of the sampler's coordinates, sample_stats)``.
+
+    ``progress(done, total)`` is called with the draws done so far (tuning included) while
+    sampling runs, and ``should_stop()`` is polled: when it returns true, sampling is cancelled
+    and :class:`Cancelled` raised.
+    """
     import nutpie
 
+    load_kernel()
+    frame = fold_ridge(frame)
+    buf = frame.to_buffer()
+    model = _nutpie_model(frame, buf)
     cores = min(chains, os.cpu_count() or 1)
-    if progress is None:
-        return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores,
-                             seed=seed, progress_bar=progress_bar, save_warmup=False)
-    return _sample_with_callback(compiled, draws, tune, chains, cores, seed, progress)
+    kw = dict(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
+              progress_bar=False, save_warmup=False, **nuts_options)
+    if progress is None and should_stop is None:
+        trace = nutpie.sample(model, **kw)
+    else:
+        trace = _sample_polled(nutpie, model, kw, draws, tune, chains, progress, should_stop,
+                               poll)
+    return trace.posterior["x"].values, trace.sample_stats
 
 
-def _sample_with_callback(compiled, draws, tune, chains, cores, seed, progress):
-    # nutpie (0.16) reports progress to a callback only through its notebook template hook;
-    # we render a two-number template and parse it.
-    from nutpie import _lib
-    from nutpie.sample import _BackgroundSampler
-
-    last = [0]
-
-    def callback(text):
-        try:
-            done, total = (int(float(v)) for v in text.split())
-        except ValueError:
-            return
-        last[0] = done
-        progress(done, total)
-
-    settings = _lib.PyNutsSettings.Diag(seed)
-    settings.num_tune, settings.num_draws, settings.num_chains = tune, draws, chains
-    sampler = _BackgroundSampler.__new__(_BackgroundSampler)
-    sampler._settings, sampler._compiled_model = settings, compiled
-    sampler._save_warmup, sampler._return_raw_trace, sampler._html = False, False, None
-    sampler._store = _lib.PyStorage.arrow()
-    kind = _lib.ProgressType.template_callback(
-        100, "{{ total_finished_draws }} {{ total_draws }}", cores, callback)
-    sampler._sampler = compiled._make_sampler(settings, np.zeros(compiled.n_dim), cores, kind,
-                                              sampler._store)
+def _sample_polled(nutpie, model, kw, draws, tune, chains, progress, should_stop, poll):
+    # nutpie's public sampler object: wait(timeout=) raises TimeoutError while sampling runs
+    # (so does is_finished in 0.16), and returns the trace as soon as it ends
+    sampler = nutpie.sample(model, blocking=False, **{**kw, "save_warmup": True})
+    total = chains * (draws + tune)
+    reported, next_report = -1, 0.0
     try:
-        trace = sampler.wait()
+        while True:
+            try:
+                trace = sampler.wait(timeout=poll)
+                break
+            except TimeoutError:
+                pass
+            if should_stop is not None and should_stop():
+                sampler.cancel()
+                raise Cancelled("sampling was cancelled")
+            now = time.perf_counter()
+            if progress is not None and now >= next_report:
+                # inspect() copies the trace so far: spend at most a tenth of the time on it
+                done = _draws_done(sampler.inspect())
+                next_report = now + max(0.25, 10 * (time.perf_counter() - now))
+                if done != reported:
+                    progress(done, total)
+                    reported = done
     except BaseException:
         sampler.cancel()
         raise
-    total = chains * (draws + tune)
-    if last[0] < total:  # the last report may predate the final draws
-        progress(total, total)
+    if progress is not None and reported < total:
+        progress(_draws_done(trace), total)
     return trace
 
 
-def sample_pymc(key: ModelKey, data: dict, *, draws, tune, chains, seed, progress_bar=False):
-    """Fallback: PyMC's own NUTS on the same model (slower; compiles on every call)."""
-    model = build_model(key, data)
-    with model:
-        return pm.sample(draws=draws, tune=tune, chains=chains, cores=1, random_seed=seed,
-                         progressbar=progress_bar, compute_convergence_checks=False)
+def _draws_done(trace) -> int:
+    done = 0
+    for group in ("warmup_posterior", "posterior"):
+        if group in trace.groups():
+            ds = trace[group]
+            done += int(ds.sizes.get("draw", 0)) * int(ds.sizes.get("chain", 0))
+    return done
+
+
+def sample_pymc(frame: Frame, *, draws, tune, chains, seed, target_accept=0.8,
+                progress_bar=False):
+    """PyMC's own NUTS on :func:`build_model` (slower; compiles on every call).
+
+    Returns the same ``(draws of the sampler's coordinates, sample_stats)`` as nutpie.
+    """
+    import pymc as pm
+
+    with build_model(frame):
+        idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=1, random_seed=seed,
+                          target_accept=target_accept, progressbar=progress_bar,
+                          compute_convergence_checks=False)
+    post = idata.posterior
+    parts = [post["z"].values]
+    for name in ("u", "v"):
+        if name in post:
+            parts.append(post[name].values[..., None])
+    if "alpha" in post:
+        parts.append(np.log(post["alpha"].values)[..., None])
+    return np.concatenate(parts, axis=-1), idata.sample_stats

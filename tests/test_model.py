@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from bayesreg.model import ModelKey, SuffStats, build_model
+from bayesreg.model import Frame, ModelKey, SuffStats, build_model
 from bayesreg.priors import Prior, log_normalizer
 
 
@@ -44,26 +44,35 @@ def test_sufficient_statistics_logp_equals_per_row_model(rng, prior, l1_ratio, l
     alpha0 = 0.2
     kind = Prior.create(prior, alpha0, l1_ratio).kind
     key = ModelKey(kind, p, True, False, learn_alpha)
-    data = {"xtx": s.xtx, "xty": s.xty, "yty": s.yty, "n": float(n), "l1_ratio": l1_ratio,
-            ("alpha_scale" if learn_alpha else "alpha"): alpha0}
-    if kind != "normal":
-        data["g1"] = np.ones(p)
-    if kind != "laplace":
-        data["g2"] = np.ones(p)
-    # the identity frame: the sampler's coordinates are (w, c, log sigma) themselves
-    data.update(w_loc=np.zeros(p), w_chol=np.eye(p), logsig_loc=0.0, logsig_scale=1.0,
-                c_scale=1.0)
-    model = build_model(key, data)
+    # the identity frame around w = 0 with sigma_hat = 1: w = sigma z, c = sigma v, u = log sigma
+    frame = Frame(key, float(n), alpha0, l1_ratio, None, 0.0, 1.0, 1.0, s.yty, np.zeros(p),
+                  -s.xty, np.ones(p), np.ones(p), s.xtx, np.eye(p),
+                  [f"z{j}" for j in range(p)] + ["u", "v"] + (["log_alpha"] if learn_alpha else []))
+    model = build_model(frame)
     logp = model.compile_logp(jacobian=False)
     for _ in range(5):
         w, c, sigma = rng.normal(0, 1, p), rng.normal(0, 0.2), rng.uniform(0.5, 2.0)
-        point = {"z": w, "v": np.array(c), "u": np.array(np.log(sigma))}
+        point = {"z": w / sigma, "v": np.array(c / sigma), "u": np.array(np.log(sigma))}
         alpha = alpha0
         if learn_alpha:
             alpha = rng.uniform(0.05, 1.0)
             point["alpha_log__"] = np.array(np.log(alpha))
         b0 = y_mean + c - x_mean @ w            # the intercept of the centred parametrization
         expected = _reference_logp(X, y, w, b0, sigma, alpha, l1_ratio, learn_alpha, alpha0)
-        # the density of log sigma: p(sigma) * sigma, and p(sigma) ∝ 1/sigma (Jeffreys)
-        expected += np.log(sigma)
+        # the density of log sigma is p(sigma) * sigma, and p(sigma) ∝ 1/sigma (Jeffreys); the
+        # map (z, v) -> (w, c) = sigma (z, v) has Jacobian sigma^(p + 1)
+        expected += np.log(sigma) + (p + 1) * np.log(sigma)
         assert float(logp(point)) == pytest.approx(expected, rel=1e-8, abs=1e-8)
+
+
+def test_suffstats_across_chunks_equal_one_pass(rng):
+    """Blocks of rows (the chunk boundary inside the data) give the same statistics."""
+    X = rng.normal(3.0, 2.0, (1000, 6))
+    y = X @ rng.normal(0, 1, 6) + rng.standard_normal(1000)
+    whole = SuffStats.from_data(X, y)
+    chunked = SuffStats.from_data(X, y, chunk=97)
+    Xc, yc = X - X.mean(0), y - y.mean()
+    for st in (whole, chunked):
+        np.testing.assert_allclose(st.xtx, Xc.T @ Xc, rtol=1e-11)
+        np.testing.assert_allclose(st.xty, Xc.T @ yc, rtol=1e-11)
+        assert st.yty == pytest.approx(yc @ yc, rel=1e-12)

@@ -9,7 +9,6 @@ import pytest
 from scipy import stats
 
 from bayesreg import BayesianRegression, alpha_from_park_casella
-from bayesreg.model import cache_info
 
 
 def _ridge_closed_form(X, y, alpha, sigma):
@@ -87,14 +86,16 @@ def test_park_casella_figure_2(diabetes):
     assert est.summary().loc["sigma", "median"] == pytest.approx(54, abs=4)
 
 
-def test_second_fit_of_same_width_does_not_recompile(diabetes):
+def test_new_width_and_new_prior_compile_nothing(diabetes):
+    """One kernel serves every prior, option and width: after the first fit, nothing compiles."""
     X, y = diabetes
     est = BayesianRegression(prior="lasso", alpha=0.05, draws=200, tune=200, chains=2, random_seed=1)
     est.fit(X, y)
-    n_models = len(cache_info())
-    est.fit(X.iloc[:300], y.iloc[:300])
-    assert est.timing_["compile_s"] == 0.0
-    assert len(cache_info()) == n_models
+    for prior, cols, sigma in [("lasso", 7, None), ("ridge", 3, 50.0), ("elastic_net", 9, None)]:
+        other = BayesianRegression(prior=prior, alpha=0.05, sigma=sigma, draws=200, tune=200,
+                                   chains=2, random_seed=1).fit(X.iloc[:, :cols], y)
+        assert other.timing_["compile_s"] == 0.0
+        assert other.posterior_.posterior["coef"].shape == (2, 200, cols)
 
 
 def test_learn_alpha_reports_map_at_posterior_median(diabetes):
@@ -143,12 +144,26 @@ def test_save_and_load_roundtrip(tmp_path, ridge_data):
     assert BayesianRegression.load(tmp_path / "map.nc").to_dict() == est_map.to_dict()
 
 
-def test_progress_callback_and_pymc_fallback(diabetes):
-    X, y = diabetes
+def test_progress_is_reported_while_sampling(rng):
+    """Progress arrives before the end (not only a final call), and counts tuning draws."""
+    n, p = 400, 120
+    X = rng.standard_normal((n, p))
+    y = X[:, :3] @ [2.0, -1.0, 0.5] + rng.standard_normal(n)
     seen = []
-    est = BayesianRegression(prior="lasso", alpha=0.05, draws=200, tune=200, chains=2, random_seed=1)
+    est = BayesianRegression(prior="lasso", alpha=0.05, draws=1000, tune=1000, chains=2,
+                             random_seed=1)
     est.fit(X, y, progress=lambda done, total: seen.append((done, total)))
-    assert seen[-1] == (800, 800) and all(t == 800 for _, t in seen)
+    assert all(total == 4000 for _, total in seen)
+    assert seen[-1] == (4000, 4000)
+    during = [done for done, _ in seen[:-1]]
+    assert during and 0 <= min(during) and max(during) < 4000
+    assert during == sorted(during)
+
+
+def test_pymc_fallback_samples_the_same_posterior(diabetes):
+    X, y = diabetes
+    est = BayesianRegression(prior="lasso", alpha=0.05, draws=500, tune=500, chains=2,
+                             random_seed=1).fit(X, y)
     slow = BayesianRegression(prior="lasso", alpha=0.05, draws=300, tune=300, chains=2,
                               random_seed=1, sampler="pymc").fit(X, y)
     a, b = est.summary(), slow.summary()

@@ -1,0 +1,61 @@
+"""Near-noiseless data: sigma is still resolved (or a clear error says it cannot be)."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from bayesreg import BayesianRegression, InputError
+
+
+def _noisy_by(scale, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((30, 2))
+    return X, 1 + X @ [0.8, -0.3] + scale * rng.standard_normal(30)
+
+
+def _reference_sigma_median(X, y, alpha=0.0):
+    """Ridge, Jeffreys sigma: sigma^2 ~ IG(nu/2, SSR/2) with SSR = |r|^2 + n alpha |w|^2.
+
+    ``nu = n - 1`` under a proper prior and ``n - 1 - p`` under the flat one (alpha = 0); the
+    residuals come from a least-squares solve on the stacked system [X; sqrt(n alpha) I].
+    """
+    n, p = X.shape
+    Xc, yc = X - X.mean(0), y - y.mean()
+    stacked = np.vstack([Xc, np.sqrt(n * alpha) * np.eye(p)])
+    w = np.linalg.lstsq(stacked, np.concatenate([yc, np.zeros(p)]), rcond=None)[0]
+    resid = yc - Xc @ w
+    ssr = float(resid @ resid) + n * alpha * float(w @ w)
+    nu = n - 1 - (p if alpha == 0 else 0)
+    return np.sqrt(stats.invgamma(nu / 2, scale=ssr / 2).median())
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1e-12])
+def test_exact_sigma_at_residual_sd_1e_minus_8(alpha):
+    X, y = _noisy_by(1e-8)
+    reference = _reference_sigma_median(X, y, alpha)
+    if alpha == 0:
+        assert 5e-9 < reference < 2e-8      # the noise itself
+    s = BayesianRegression(prior="ridge", alpha=alpha).fit(X, y, method="exact").summary()
+    assert s.loc["sigma", "median"] == pytest.approx(reference, rel=1e-6)
+
+
+@pytest.mark.parametrize("prior,alpha", [("ridge", 0.0), ("ridge", 1e-12), ("lasso", 0.0)])
+def test_nuts_sigma_at_residual_sd_1e_minus_8(prior, alpha):
+    X, y = _noisy_by(1e-8)
+    reference = _reference_sigma_median(X, y, alpha)
+    est = BayesianRegression(prior=prior, alpha=alpha, draws=500, tune=500, chains=2,
+                             random_seed=3).fit(X, y)
+    assert est.summary().loc["sigma", "median"] == pytest.approx(reference, rel=0.3)
+    assert est.diagnostics_["divergences"] == 0
+
+
+@pytest.mark.parametrize("method", ["exact", "nuts"])
+def test_noise_at_rounding_level_is_a_clear_error(method):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((30, 2))
+    y = 1 + X @ [0.5, 0.25]                  # exact in binary: residuals are rounding only
+    with pytest.raises(InputError, match="rounding level.*pass a known sigma"):
+        BayesianRegression(prior="ridge", alpha=0.0, draws=100, tune=100).fit(X, y, method=method)
+    # with a known sigma the posterior is well defined
+    est = BayesianRegression(prior="ridge", alpha=0.0, sigma=1e-6).fit(X, y, method="exact")
+    np.testing.assert_allclose(est.coef_, [0.5, 0.25], atol=1e-12)

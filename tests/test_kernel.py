@@ -1,0 +1,107 @@
+"""The sampler's numba kernel evaluates exactly the PyMC model's log density and gradient.
+
+:func:`bayesreg.model.build_model` is the definition of the sampled posterior; nutpie samples
+it through :mod:`bayesreg.kernel`. Here both are evaluated at random points, for every prior
+kind, option and a few widths, and must agree to rounding (PyMC's ``logp`` includes the
+log-transform Jacobian of alpha, as the kernel does).
+"""
+
+import itertools
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from bayesreg.model import (Frame, ModelKey, build_model, fold_ridge, load_kernel,
+                            residual_stats, sampler_frame)
+
+load_kernel()
+from bayesreg import kernel  # noqa: E402  (loaded through load_kernel, as the sampler does)
+
+
+def _frame(rng, kind, p, fit_intercept, sigma_known, learn_alpha, n=60):
+    X = rng.normal(0.5, 1.0, (n, p)) * rng.uniform(0.5, 2.0, p)
+    w_true = rng.normal(0, 1, p) * (rng.random(p) < 0.6)
+    y = X @ w_true + 1.0 + rng.standard_normal(n)
+    x_mean = X.mean(0) if fit_intercept else np.zeros(p)
+    y_mean = y.mean() if fit_intercept else 0.0
+    Xc, yc = X - x_mean, y - y_mean
+    rho = {"flat": 0.5, "normal": 0.0, "laplace": 1.0, "mixed": 0.4}[kind]
+    alpha = 0.0 if kind == "flat" else 0.15
+    m = rng.normal(0, 0.3, p)                  # any location: the density is exact anywhere
+    rss, xtr = residual_stats(X, y, x_mean, y_mean, m)
+    key = ModelKey(kind, p, fit_intercept, sigma_known, learn_alpha)
+    g1, g2 = rng.uniform(0.5, 2.0, p), rng.uniform(0.5, 2.0, p)
+    return sampler_frame(key, n, Xc.T @ Xc, m, rss, xtr, 0.9, alpha, rho, g1, g2,
+                         sigma=1.1 if sigma_known else None)
+
+
+def _pymc_point(frame, x):
+    k, p = frame.key, frame.key.p
+    point, i = {"z": x[:p]}, p
+    if not k.sigma_known:
+        point["u"] = np.array(x[i])
+        i += 1
+    if k.fit_intercept:
+        point["v"] = np.array(x[i])
+        i += 1
+    if k.learn_alpha:
+        point["alpha_log__"] = np.array(x[i])
+    return point
+
+
+def _pymc_logp_and_grad(model):
+    """PyMC's log density and its gradient, compiled without C (fast to build)."""
+    order = ["z", "u", "v", "alpha_log__"]
+    values = sorted(model.value_vars, key=lambda v: order.index(v.name))
+    logp = model.logp()
+    grad = pt.concatenate([pt.atleast_1d(g) for g in pt.grad(logp, values)])
+    fn = pytensor.function(values, [logp, grad], mode="FAST_COMPILE")
+    return lambda point: fn(*[point[v.name] for v in values])
+
+
+CASES = [(kind, fi, sk, la) for kind, fi, sk, la in itertools.product(
+    ["flat", "normal", "laplace", "mixed"], [True, False], [True, False], [False, True])
+    if not (la and kind == "flat")]
+
+
+@pytest.mark.parametrize("kind,fit_intercept,sigma_known,learn_alpha", CASES)
+def test_kernel_equals_pymc_logp_and_gradient(rng, kind, fit_intercept, sigma_known,
+                                              learn_alpha):
+    for p in (1, 4) if kind == "mixed" else (3,):
+        frame = _frame(rng, kind, p, fit_intercept, sigma_known, learn_alpha)
+        frames = [frame, fold_ridge(frame)] if fold_ridge(frame) is not frame else [frame]
+        for f in frames:
+            pymc_fn = _pymc_logp_and_grad(build_model(f))
+            buf = f.to_buffer()
+            for _ in range(3):
+                x = rng.normal(0, 0.7, f.dim)
+                grad = np.zeros(f.dim)
+                value = kernel.logp_and_grad(x, buf, grad)
+                expected, expected_grad = pymc_fn(_pymc_point(f, x))
+                assert value == pytest.approx(float(expected), rel=1e-10, abs=1e-9)
+                np.testing.assert_allclose(grad, expected_grad, rtol=1e-8, atol=1e-8)
+
+
+def test_folding_the_ridge_prior_keeps_the_density(rng):
+    frame = _frame(rng, "normal", 5, True, False, False)
+    folded = fold_ridge(frame)
+    assert folded.folded and not frame.folded
+    for _ in range(5):
+        x = rng.normal(0, 1, frame.dim)
+        g1, g2 = np.zeros(frame.dim), np.zeros(frame.dim)
+        a = kernel.logp_and_grad(x, frame.to_buffer(), g1)
+        b = kernel.logp_and_grad(x, folded.to_buffer(), g2)
+        assert a == pytest.approx(b, rel=1e-11)
+        np.testing.assert_allclose(g1, g2, rtol=1e-9, atol=1e-9)
+
+
+def test_one_kernel_serves_every_width(rng):
+    """The C callback reads the width from the buffer: no compile per p."""
+    for p in (3, 17, 64):
+        frame = _frame(rng, "laplace", p, True, False, False)
+        x = rng.normal(0, 0.5, frame.dim)
+        grad = np.zeros(frame.dim)
+        assert np.isfinite(kernel.logp_and_grad(x, frame.to_buffer(), grad))
+    assert isinstance(frame, Frame)
