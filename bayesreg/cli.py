@@ -36,10 +36,25 @@ def _load(path, target):
     return frame.drop(columns=[target]), frame[target]
 
 
+def _log_to(stream):
+    """Show the core's progress messages (e.g. a first compile) on ``stream``."""
+    import logging
+
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("bayesreg: %(message)s"))
+    logger = logging.getLogger("bayesreg")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return handler
+
+
 def cmd_fit(args) -> int:
     import pandas as pd
 
     from . import BayesianRegression, InputError
+
+    if not args.quiet:
+        _log_to(sys.stderr)
 
     X, y = _load(args.data, args.target)
     est = BayesianRegression(prior=args.prior, alpha=args.alpha, l1_ratio=args.l1_ratio,
@@ -97,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--chains", type=int, default=4)
     fit.add_argument("--hdi-prob", type=float, default=0.94)
     fit.add_argument("--seed", type=int, default=None)
-    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar or messages")
     fit.set_defaults(func=cmd_fit)
     serve = sub.add_parser("serve", help="start the REST service (gunicorn) in the foreground")
     serve.add_argument("--host", default="127.0.0.1")

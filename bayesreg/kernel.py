@@ -9,11 +9,30 @@ at random points, for every prior kind and option) in a form that compiles once 
   and numba's disk cache (``cache=True``) keeps it across processes. A new process loads
   it in well under a second instead of compiling nutpie's wrappers (8 to 18 s).
 - The width comes from the buffer, so one compiled kernel serves every ``p``.
-- The likelihood is a quadratic form in the sampler's whitened coordinates ``z``
-  (``w = m + W z``), precomputed once per fit: ``rss(z) = r0 + 2 q'z + z'Mz`` with
-  ``M = W'X'XW`` and ``q = -W'X'r`` at the MAP residuals ``r``, and ``r0 = r'r`` summed from
-  those residuals (no ``y'y - w'X'y`` cancellation). A gradient is one symmetric
-  matrix-vector product, plus two triangular ones when the prior has an L1 part.
+- Residual sums of squares are expanded around the MAP ``m`` from the residuals there (``r0``
+  and ``X'r`` summed in one pass), so no ``y'y - w'X'y`` cancellation loses the noise.
+
+Two parametrizations (see :func:`bayesreg.model.sampler_frame` for how they are set up):
+
+*linear* (flat prior, or ridge with a fixed alpha): ``w = m + s W z`` with
+``s = sigma / sigma_hat``; the residual sum of squares is the quadratic form
+``r0 + 2 s q'z + s^2 z'Mz`` (``M = W'X'XW``, ``q = -W'X'r``), with a fixed ridge penalty folded
+in: one matrix-vector product per gradient.
+
+*general* (Laplace and mixed priors, and any learned alpha): per coefficient
+``xi_j = e_j (xi*_j + (W z)_j)`` and ``w_j = T(xi_j)``.
+
+- ``e_j = sd_j(sigma, alpha) / sd_j(sigma_hat, alpha_hat)``, the ratio of a Gaussian
+  approximation's sd, ``sd_j^-2 = h_j / sigma^2 + c_lap_j (a / a_hat)^2 + c_nor_j (a / a_hat)``:
+  a coefficient the data fix moves with sigma (centred), one the prior fixes moves with the
+  prior's scale (non-centred), and every coefficient in between smoothly. This removes the
+  funnel between the coefficients and a learned alpha.
+- ``T'(xi) = 1 + K (1 - exp(-|xi| / delta))`` with ``delta = delta_hat a_hat / a``, so
+  ``T''(0+-) = +-a``: the Jacobian's kink cancels the prior's ``-a|w|`` kink exactly and the
+  density of ``xi`` is smooth, so NUTS is not held to tiny steps by p kinks. Away from 0, ``T``
+  is linear with slope ``1 + K``.
+
+Three matrix-vector products per gradient: ``W z``, ``X'X (w - m)``, ``W' g``.
 
 Layout of the buffer (``HEADER`` scalars, then the arrays, each of length ``p`` or ``p*p``):
 
@@ -23,15 +42,16 @@ Layout of the buffer (``HEADER`` scalars, then the arrays, each of length ``p`` 
 2     fit_intercept (0/1)            3  sigma known (0/1)     4  learn alpha (0/1)
 5     n                              6  alpha (learned: the Half-Cauchy scale)
 7     l1_ratio                       8  known sigma
-9     location of log sigma          10 scale of log sigma
+9     log sigma_hat                  10 scale of log sigma's coordinate
 11    scale of the centred intercept 12 r0, the residual sum of squares at ``m``
-13    the Normal prior is folded into ``r0``, ``q`` and ``M`` (ridge with a fixed alpha:
-      a gradient is then one matrix-vector product)
+13    linear: the Normal prior is folded into ``r0``, ``q`` and ``M``
+14    log alpha_hat (learned alpha)  15 parametrization: 0 linear, 1 general
 ====  ==========================================================================
 
-then ``m``, ``q``, ``g1``, ``g2`` (each ``p``), ``M``, ``W`` and ``W'`` (each ``p * p``, row
-major; ``W'`` is stored so that both products with ``W`` read memory in order, which is twice
-as fast as a transposed product here).
+then the vectors ``m``, ``q`` (general: ``-X'r``), ``g1``, ``g2``, ``xi*``, ``K``, ``delta_hat``,
+``h``, ``c_lap``, ``c_nor`` (each ``p``), and the matrices ``M`` (general: ``X'X``), ``W`` and ``W'`` (each
+``p * p``, row major; ``W'`` is stored so that both products with ``W`` read memory in order,
+twice as fast here as a transposed product).
 """
 
 from __future__ import annotations
@@ -50,11 +70,12 @@ _LOG_2PI = math.log(2.0 * math.pi)
 _SQRT_PI = math.sqrt(math.pi)
 
 
-def buffer_size(p: int) -> int:
-    return HEADER + 4 * p + 3 * p * p
+@numba.njit(cache=True)
+def buffer_size(p):
+    return HEADER + 10 * p + 3 * p * p
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, error_model="numpy")
 def _log_erfcx(t):
     """log(exp(t^2) erfc(t)) for t >= 0, accurate where erfc underflows."""
     if t < 25.0:
@@ -64,18 +85,53 @@ def _log_erfcx(t):
     return -math.log(t * _SQRT_PI) + math.log(series)
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, error_model="numpy")
 def _dlog_erfcx(t, log_erfcx):
     """d/dt log erfcx(t) = 2t - 2 / (sqrt(pi) erfcx(t))."""
     return 2.0 * t - 2.0 / (_SQRT_PI * math.exp(log_erfcx))
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, error_model="numpy")
+def _prior_terms(w, a_fac, b_fac, g1, g2, kind, gw):
+    """-penalty - sum log Z(a_j, b_j) of the coefficients' prior; adds d/dw to ``gw``.
+
+    Returns ``(value, scale_term)`` with ``scale_term = sum (a dlogZ/da + b dlogZ/db)``: a and b
+    scale with alpha / sigma^2, so d value / d log(alpha / sigma^2) = -penalty - scale_term.
+    """
+    pen = 0.0
+    norm_term = 0.0
+    scale_term = 0.0
+    for j in range(w.shape[0]):
+        a = a_fac * g1[j] if kind != 1 else 0.0
+        b = b_fac * g2[j] if kind != 2 else 0.0
+        wj = w[j]
+        sign = 1.0 if wj > 0 else (-1.0 if wj < 0 else 0.0)
+        if kind == 1:
+            pen += 0.5 * b * wj * wj
+            gw[j] -= b * wj
+            norm_term += 0.5 * (_LOG_2PI - math.log(b))
+            scale_term += -0.5
+        elif kind == 2:
+            pen += a * abs(wj)
+            gw[j] -= a * sign
+            norm_term += math.log(2.0 / a)
+            scale_term += -1.0
+        else:
+            pen += a * abs(wj) + 0.5 * b * wj * wj
+            gw[j] -= a * sign + b * wj
+            t = a / math.sqrt(2.0 * b)
+            le = _log_erfcx(t)
+            norm_term += math.log(2.0) + 0.5 * math.log(math.pi / (2.0 * b)) + le
+            scale_term += 0.5 * t * _dlog_erfcx(t, le) - 0.5
+    return -pen - norm_term, pen, scale_term
+
+
+@numba.njit(cache=True, error_model="numpy")
 def logp_and_grad(x, buf, grad):
     """Log density at the sampler's coordinates ``x``; writes the gradient into ``grad``.
 
     ``x`` = [z (p), log-sigma offset u (learned sigma), intercept offset v (with intercept),
-    log alpha (learned alpha)].
+    log alpha - log alpha_hat (learned alpha)].
     """
     p = int(buf[0])
     kind = int(buf[1])
@@ -85,121 +141,176 @@ def logp_and_grad(x, buf, grad):
     n = buf[5]
     alpha0 = buf[6]
     rho = buf[7]
+    ls_hat = buf[9]
     r0 = buf[12]
+    general = buf[15] > 0.5
     o = HEADER
     m = buf[o:o + p]
     q = buf[o + p:o + 2 * p]
     g1 = buf[o + 2 * p:o + 3 * p]
     g2 = buf[o + 3 * p:o + 4 * p]
-    o2 = o + 4 * p
+    xi_star = buf[o + 4 * p:o + 5 * p]
+    kslope = buf[o + 5 * p:o + 6 * p]
+    delta = buf[o + 6 * p:o + 7 * p]
+    h0 = buf[o + 7 * p:o + 8 * p]
+    c_lap = buf[o + 8 * p:o + 9 * p]
+    c_nor = buf[o + 9 * p:o + 10 * p]
+    o2 = o + 10 * p
     M = buf[o2:o2 + p * p].reshape((p, p))
     W = buf[o2 + p * p:o2 + 2 * p * p].reshape((p, p))
     WT = buf[o2 + 2 * p * p:o2 + 3 * p * p].reshape((p, p))
 
     z = x[:p]
     k = p
+    u_scale = 0.0
+    d_sig = 0.0                   # log(sigma / sigma_hat)
+    iu = -1
     if sigma_known:
         ls = math.log(buf[8])
-        u_scale = 0.0
-        iu = -1
     else:
         u_scale = buf[10]
-        ls = buf[9] + u_scale * x[k]
+        d_sig = u_scale * x[k]
+        ls = ls_hat + d_sig
         iu = k
         k += 1
-    # w and c move with sigma: w = m + s W z, c = s c_scale v, s = sigma / sigma_hat, so that
-    # z and v are (near) independent of sigma, exactly so for a Gaussian prior
-    s = math.exp(ls - buf[9]) if not sigma_known else 1.0
+    s = math.exp(d_sig)
+    c_scale = buf[11]
+    c = 0.0
+    iv = -1
     if fit_intercept:
-        c_scale = buf[11]
         c = s * c_scale * x[k]
         iv = k
         k += 1
-    else:
-        c_scale = 0.0
-        c = 0.0
-        iv = -1
+    d_alp = 0.0                   # log(alpha / alpha_hat)
+    ia = -1
+    alpha = alpha0
     if learn_alpha:
-        la = x[k]
+        d_alp = x[k]
+        alpha = math.exp(buf[14] + d_alp)
         ia = k
-        alpha = math.exp(la)
-    else:
-        la = 0.0
-        ia = -1
-        alpha = alpha0
+    for i in range(grad.shape[0]):
+        grad[i] = 0.0
+    if kind != 0 and not alpha > 0.0:
+        return -np.inf            # alpha underflowed: outside the support
     inv_var = math.exp(-2.0 * ls)
-
-    Mz = M @ z
-    qz = q @ z
-    zMz = z @ Mz
-    quad = r0 + 2.0 * s * qz + s * s * zMz + n * c * c
-    dquad_ls = 2.0 * s * qz + 2.0 * s * s * zMz + 2.0 * n * c * c
-    g_z = -(s * q + s * s * Mz) * inv_var                 # d loglik / dz
-    dls = -n + quad * inv_var - 0.5 * dquad_ls * inv_var   # d loglik / d log sigma
-    logp = -0.5 * n * (_LOG_2PI + 2.0 * ls) - 0.5 * quad * inv_var
+    dls = 0.0
     dla = 0.0
-    if not sigma_known:
-        # Jacobian of (w, c) in (z, v): sigma^(p + 1) / sigma_hat^(p + 1) (the flat prior on
-        # log sigma is the Jeffreys prior p(sigma) ∝ 1/sigma)
-        n_scaled = p + (1 if fit_intercept else 0)
-        logp += n_scaled * (ls - buf[9])
-        dls += n_scaled
+    # c moves with sigma (c = s c_scale v), so n c^2 / sigma^2 does not depend on log sigma
+    logp = -0.5 * n * (_LOG_2PI + 2.0 * ls) - 0.5 * n * c * c * inv_var
+    dls -= n
+    if fit_intercept and not sigma_known:
+        logp += d_sig             # Jacobian of c = s c_scale v
+        dls += 1.0
 
-    if kind == 1 and buf[13] > 0.5:
-        # folded ridge: the penalty is in quad; only the normalizer sum log Z(b_j) is left,
-        # with b_j = n alpha g2_j / sigma^2, so d/dlog sigma of -sum log Z is -p
-        norm_term = 0.0
+    if not general:
+        # w = m + s W z; quad = r0 + 2 s q'z + s^2 z'Mz (a fixed ridge penalty folded in)
+        Mz = M @ z
+        qz = q @ z
+        zMz = z @ Mz
+        quad = r0 + 2.0 * s * qz + s * s * zMz
+        logp -= 0.5 * quad * inv_var
+        g_z = -(s * q + s * s * Mz) * inv_var
+        dls += quad * inv_var - (s * qz + s * s * zMz) * inv_var
+        if not sigma_known:
+            logp += p * d_sig     # Jacobian of w = m + s W z
+            dls += p
+        if kind == 1 and buf[13] > 0.5:
+            # the penalty is in quad: only sum log Z(b_j) is left, b_j = n alpha g2_j / sigma^2
+            for j in range(p):
+                logp -= 0.5 * (_LOG_2PI - math.log(n * alpha * g2[j]) + 2.0 * ls)
+            dls -= p
+        elif kind == 1:
+            Wz = W @ z
+            w = m + s * Wz
+            gw = np.zeros(p)
+            value, pen, scale_term = _prior_terms(w, 0.0, n * alpha * inv_var, g1, g2, kind, gw)
+            logp += value
+            g_z += s * (WT @ gw)
+            dls += 2.0 * pen + 2.0 * scale_term + s * (gw @ Wz)
         for j in range(p):
-            norm_term += 0.5 * (_LOG_2PI - math.log(n * alpha * g2[j]) + 2.0 * ls)
-        logp -= norm_term
-        dls -= p
-    elif kind != 0:
+            grad[j] = g_z[j]
+    else:
         Wz = W @ z
-        w = m + s * Wz
+        kink = kind == 2 or kind == 3
         a_fac = n * alpha * rho * inv_var
-        b_fac = n * alpha * (1.0 - rho) * inv_var
-        pen = 0.0
-        gw = np.zeros(p)
-        norm_term = 0.0          # sum of log Z(a_j, b_j)
-        scale_term = 0.0         # sum of (a dlogZ/da + b dlogZ/db): d logZ / d log(scale factor)
+        t = d_alp - 2.0 * d_sig           # log(a / a_hat): every prior scale moves with it
+        e2s, et = math.exp(-2.0 * d_sig), math.exp(t)
+        xi = np.empty(p)
+        scale = np.empty(p)        # e_j
+        dle_s = np.empty(p)        # d log e_j / d log sigma
+        dle_a = np.empty(p)        # d log e_j / d log alpha
+        w = np.empty(p)
+        tp = np.empty(p)           # T'(xi)
+        dlt_dxi = np.zeros(p)      # d log T' / d xi
+        dt_dloga = np.zeros(p)     # d T / d log a, holding xi
+        dlt_dloga = np.zeros(p)    # d log T' / d log a, holding xi
         for j in range(p):
-            a = a_fac * g1[j] if kind != 1 else 0.0
-            b = b_fac * g2[j] if kind != 2 else 0.0
-            wj = w[j]
-            if kind == 1:
-                pen += 0.5 * b * wj * wj
-                gw[j] = -b * wj
-                norm_term += 0.5 * (_LOG_2PI - math.log(b))
-                scale_term += -0.5
-            elif kind == 2:
-                pen += a * abs(wj)
-                gw[j] = -a * (1.0 if wj > 0 else (-1.0 if wj < 0 else 0.0))
-                norm_term += math.log(2.0 / a)
-                scale_term += -1.0
+            d_now = h0[j] * e2s + c_lap[j] * et * et + c_nor[j] * et
+            le = 0.5 * (math.log(h0[j] + c_lap[j] + c_nor[j]) - math.log(d_now))
+            e = math.exp(le)
+            scale[j] = e
+            dle_s[j] = (h0[j] * e2s + 2.0 * c_lap[j] * et * et + c_nor[j] * et) / d_now
+            dle_a[j] = -(c_lap[j] * et * et + 0.5 * c_nor[j] * et) / d_now
+            logp += le
+            dls += dle_s[j]
+            dla += dle_a[j]
+            xj = e * (xi_star[j] + Wz[j])
+            xi[j] = xj
+            if kink:
+                K = kslope[j] * et                       # K = a delta: T''(0+-) = +-a
+                dj = delta[j]
+                ax = abs(xj)
+                sign = 1.0 if xj > 0 else (-1.0 if xj < 0 else 0.0)
+                u = ax / dj
+                ex = math.exp(-u)
+                t_prime = 1.0 + K * (1.0 - ex)
+                bump = sign * K * dj * (u - (1.0 - ex))
+                w[j] = sign * ax + bump
+                tp[j] = t_prime
+                logp += math.log(t_prime)
+                dlt_dxi[j] = K * ex * sign / (dj * t_prime)
+                dt_dloga[j] = bump
+                dlt_dloga[j] = K * (1.0 - ex) / t_prime
             else:
-                pen += a * abs(wj) + 0.5 * b * wj * wj
-                gw[j] = -a * (1.0 if wj > 0 else (-1.0 if wj < 0 else 0.0)) - b * wj
-                t = a / math.sqrt(2.0 * b)
-                le = _log_erfcx(t)
-                norm_term += math.log(2.0) + 0.5 * math.log(math.pi / (2.0 * b)) + le
-                scale_term += 0.5 * t * _dlog_erfcx(t, le) - 0.5
-        logp += -pen - norm_term
-        g_z += s * (WT @ gw)
-        # a and b scale with alpha / sigma^2: d/dlog alpha = (-pen - scale_term), d/dlog sigma
-        # = -2x that; and w moves with sigma: dw/dlog sigma = s W z
-        dla += -pen - scale_term
-        dls += 2.0 * pen + 2.0 * scale_term + s * (gw @ Wz)
+                w[j] = xj
+                tp[j] = 1.0
+        dw = w - m
+        Adw = M @ dw
+        rss = r0 + 2.0 * (q @ dw) + dw @ Adw
+        logp -= 0.5 * rss * inv_var
+        dls += rss * inv_var
+        gw = -(q + Adw) * inv_var
+        if kind != 0:
+            value, pen, scale_term = _prior_terms(w, a_fac, n * alpha * (1.0 - rho) * inv_var,
+                                                  g1, g2, kind, gw)
+            logp += value
+            dla += -pen - scale_term
+            dls += 2.0 * pen + 2.0 * scale_term
+        # through T's dependence on a (t = log(a / a_hat)), holding xi
+        ga = 0.0
+        for j in range(p):
+            ga += gw[j] * dt_dloga[j] + dlt_dloga[j]
+        dla += ga
+        dls -= 2.0 * ga
+        # through xi = e * (xi* + W z)
+        g_v = np.empty(p)
+        for j in range(p):
+            g_xi = gw[j] * tp[j] + dlt_dxi[j]
+            dls += g_xi * xi[j] * dle_s[j]
+            dla += g_xi * xi[j] * dle_a[j]
+            g_v[j] = g_xi * scale[j]
+        g_z = WT @ g_v
+        for j in range(p):
+            grad[j] = g_z[j]
 
-    for j in range(p):
-        grad[j] = g_z[j]
     if not sigma_known:
         grad[iu] = dls * u_scale
     if fit_intercept:
         grad[iv] = -n * c * s * c_scale * inv_var
     if learn_alpha:
         r = alpha / alpha0
-        # Half-Cauchy(alpha0) on alpha, and the Jacobian of alpha = exp(la)
-        logp += math.log(2.0 / (math.pi * alpha0)) - math.log1p(r * r) + la
+        # Half-Cauchy(alpha0) on alpha, and the Jacobian of alpha = exp(log alpha)
+        logp += math.log(2.0 / (math.pi * alpha0)) - math.log1p(r * r) + math.log(alpha)
         dla += 1.0 - 2.0 * r * r / (1.0 + r * r)
         grad[ia] = dla
     return logp
@@ -218,7 +329,7 @@ def logp_cfunc(dim, x_, out_, logp_, data_):
     """nutpie's C callback: ``int logp(dim, x, grad_out, logp_out, user_data)``."""
     head = numba.carray(data_, (HEADER,), numba.float64)
     p = int(head[0])
-    buf = numba.carray(data_, (HEADER + 4 * p + 3 * p * p,), numba.float64)
+    buf = numba.carray(data_, (buffer_size(p),), numba.float64)
     x = numba.carray(x_, (dim,))
     out = numba.carray(out_, (dim,))
     res = numba.carray(logp_, (1,))

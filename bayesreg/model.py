@@ -34,6 +34,7 @@ machine for every prior and width; ``sampler="pymc"`` samples the PyMC model its
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -49,6 +50,7 @@ __all__ = [
     "Frame",
     "residual_stats",
     "sampler_frame",
+    "smooth_transform",
     "fold_ridge",
     "build_model",
     "natural_draws",
@@ -127,7 +129,10 @@ class ModelKey:
 class Frame:
     """Everything the log density needs, in the sampler's coordinates (rescaled, whitened).
 
-    ``alpha`` is the fixed penalty, or with ``learn_alpha`` the scale of its Half-Cauchy prior.
+    ``alpha`` is the fixed penalty, or with ``learn_alpha`` the scale of its Half-Cauchy prior
+    (and the point ``alpha_hat`` the frame is built around). ``general`` selects the kernel's
+    parametrization (see :mod:`bayesreg.kernel`): for it, ``M`` holds ``X'X`` and ``q`` holds
+    ``-X'r``; for the linear one, ``W'X'XW`` and ``-W'X'r``.
     """
 
     key: ModelKey
@@ -146,7 +151,14 @@ class Frame:
     M: np.ndarray
     W: np.ndarray
     names: list = field(default_factory=list)   # the sampler's coordinates, in order
-    folded: bool = False         # ridge penalty folded into r0, q, M (see fold_ridge)
+    folded: bool = False         # linear: ridge penalty folded into r0, q, M (see fold_ridge)
+    general: bool = False
+    xi_star: np.ndarray | None = None
+    kslope: np.ndarray | None = None
+    delta: np.ndarray | None = None
+    h0: np.ndarray | None = None
+    c_lap: np.ndarray | None = None
+    c_nor: np.ndarray | None = None
 
     @property
     def dim(self) -> int:
@@ -158,12 +170,15 @@ class Frame:
 
         k, p = self.key, self.key.p
         buf = np.zeros(buffer_size(p))
-        buf[:14] = [p, KINDS[k.kind], k.fit_intercept, k.sigma_known, k.learn_alpha, self.n,
+        buf[:16] = [p, KINDS[k.kind], k.fit_intercept, k.sigma_known, k.learn_alpha, self.n,
                     self.alpha, self.l1_ratio, self.sigma or 0.0, self.logsig_loc,
-                    self.logsig_scale, self.c_scale, self.r0, self.folded]
+                    self.logsig_scale, self.c_scale, self.r0, self.folded,
+                    np.log(self.alpha) if self.alpha > 0 else 0.0, self.general]
         o = HEADER
-        for vec in (self.m, self.q, self.g1, self.g2):
-            buf[o:o + p] = vec
+        zeros = np.zeros(p)
+        for vec in (self.m, self.q, self.g1, self.g2, self.xi_star, self.kslope, self.delta,
+                    self.h0, self.c_lap, self.c_nor):
+            buf[o:o + p] = zeros if vec is None else vec
             o += p
         for mat in (self.M, self.W, self.W.T):
             buf[o:o + p * p] = np.ascontiguousarray(mat).ravel()
@@ -171,35 +186,81 @@ class Frame:
         return buf
 
 
+def smooth_transform(xi, K, delta):
+    """``w = T(xi)`` and ``T'(xi)`` for ``T'(xi) = 1 + K (1 - exp(-|xi| / delta))``.
+
+    ``T''(0+-) = +-K / delta``: with ``K / delta`` the Laplace rate ``a``, the kink of
+    ``log T'`` cancels the kink of the prior's ``-a|w|``.
+    """
+    u = np.abs(xi) / delta
+    decay = -np.expm1(-u)                         # 1 - exp(-u)
+    w = np.sign(xi) * (np.abs(xi) + K * delta * (u - decay))
+    return w, 1.0 + K * decay
+
+
+def _inverse_transform(w, K, delta):
+    """Solve ``T(xi) = w`` by Newton's method: T is convex on xi >= 0, so from xi = |w| (where
+    T(xi) >= w) the iterates decrease monotonically to the root."""
+    target = np.abs(w)
+    xi = target.copy()
+    for _ in range(100):
+        value, slope = smooth_transform(xi, K, delta)
+        step = (value - target) / slope
+        xi = np.maximum(xi - step, 0.0)
+        if np.all(np.abs(step) <= 1e-15 * (1.0 + xi)):
+            break
+    return np.sign(w) * xi
+
+
+def _prior_curvature(xi, a, b, K, delta):
+    """-(d/dxi)^2 of the prior and Jacobian terms in xi: -a|T| - b T^2 / 2 + log T'."""
+    def f(v):
+        w, tp = smooth_transform(v, K, delta)
+        return -a * np.abs(w) - 0.5 * b * w * w + np.log(tp)
+
+    h = 1e-4 * delta
+    return -(f(xi + h) - 2.0 * f(xi) + f(xi - h)) / (h * h)
+
+
+def _upper_factor(prec):
+    """An upper-triangular ``W`` with ``W W' = prec^-1`` (diagonal if prec is not PD)."""
+    from scipy.linalg import solve_triangular
+
+    p = prec.shape[0]
+    prec = prec.copy()
+    prec[np.diag_indices(p)] += 1e-10 * (np.trace(prec) / p + 1e-300)
+    try:
+        # H = R R' (lower R)  =>  H^-1 = R^-T R^-1, and R^-T is an upper-triangular factor
+        r = np.linalg.cholesky(prec)
+        return solve_triangular(r, np.eye(p), lower=True, trans="T")
+    except np.linalg.LinAlgError:
+        return np.diag(1.0 / np.sqrt(np.clip(np.diag(prec), 1e-16, None)))
+
+
 def sampler_frame(key: ModelKey, n, xtx, w_map, rss_map, xtr_map, sigma_hat, alpha, l1_ratio,
                   g1, g2, sigma=None) -> Frame:
     """Whiten around the MAP with a Gaussian approximation of the posterior there.
 
-    The curvature of the likelihood, ``X'X / sigma^2``, plus a per-coefficient prior precision
-    (the Normal part's ``n alpha (1 - rho) g2 / sigma^2``, the Laplace part's variance-matched
-    ``(n alpha rho g1)^2 / (2 sigma^4)``) is the precision ``H``; ``W`` is the triangular
-    factor of ``H^-1``, so ``z`` is roughly standard normal and uncorrelated: NUTS then needs
-    few steps per draw whatever the correlation of the columns or ``n``. All inputs are on the
-    rescaled data; ``rss_map`` and ``xtr_map`` are :func:`residual_stats` at ``w_map``.
+    All inputs are on the rescaled data; ``rss_map`` and ``xtr_map`` are
+    :func:`residual_stats` at ``w_map``. Linear parametrization (flat, or ridge with a fixed
+    alpha): the precision is ``X'X / sigma^2`` plus the ridge precision; ``W`` is the triangular
+    factor of its inverse, so ``z`` is roughly standard normal and uncorrelated.
+
+    General parametrization (Laplace and mixed priors, learned alpha): ``xi* = T^-1(w_map)``
+    and the precision in ``xi`` is ``J X'X J / sigma^2`` (``J = T'(xi*)``) plus the curvature
+    of the prior and Jacobian terms there. ``delta_hat`` is the smaller of ``1/a_hat`` and the
+    coefficient's prior-plus-likelihood sd, so ``T`` bends only where the kink matters, and
+    ``K = a_hat delta_hat <= sqrt(2)`` bounds its slope. ``h``, ``c_lap`` and ``c_nor`` (the
+    likelihood's, the Laplace part's and the Normal part's precision at the MAP, in ``xi``) set
+    how each coefficient's scale follows sigma and alpha (see :mod:`bayesreg.kernel`).
     """
     p = xtx.shape[0]
     var = sigma_hat**2
-    prior_prec = np.zeros(p)
-    if key.kind in ("normal", "mixed"):
-        prior_prec += n * alpha * (1 - l1_ratio) * g2 / var
-    if key.kind in ("laplace", "mixed"):
-        prior_prec += (n * alpha * l1_ratio * g1) ** 2 / (2 * var**2)
-    prec = xtx / var
-    prec[np.diag_indices(p)] += prior_prec + 1e-10 * (np.trace(prec) / p + 1e-300)
-    try:
-        # H = R R' (lower R)  =>  H^-1 = R^-T R^-1, and R^-T is an upper-triangular factor
-        from scipy.linalg import solve_triangular
-
-        r = np.linalg.cholesky(prec)
-        W = solve_triangular(r, np.eye(p), lower=True, trans="T")
-    except np.linalg.LinAlgError:
-        W = np.diag(1.0 / np.sqrt(np.clip(np.diag(prec), 1e-16, None)))
-    M = W.T @ xtx @ W
+    rho = l1_ratio
+    general = key.learn_alpha or key.kind in ("laplace", "mixed")
+    a_hat = n * alpha * rho * g1 / var if key.kind in ("laplace", "mixed") else np.zeros(p)
+    b_hat = n * alpha * (1 - rho) * g2 / var if key.kind in ("normal", "mixed") else np.zeros(p)
+    h = np.diag(xtx) / var
     names = [f"z{j}" for j in range(p)]
     logsig_loc = logsig_scale = c_scale = 0.0
     if not key.sigma_known:
@@ -211,10 +272,32 @@ def sampler_frame(key: ModelKey, n, xtx, w_map, rss_map, xtr_map, sigma_hat, alp
         names.append("v")
     if key.learn_alpha:
         names.append("log_alpha")
-    return Frame(key, float(n), float(alpha), float(l1_ratio), sigma, logsig_loc, logsig_scale,
-                 c_scale, float(rss_map), np.asarray(w_map, dtype=float), -(W.T @ xtr_map),
-                 np.asarray(g1, dtype=float), np.asarray(g2, dtype=float), 0.5 * (M + M.T), W,
-                 names)
+    w_map = np.asarray(w_map, dtype=float)
+    common = dict(key=key, n=float(n), alpha=float(alpha), l1_ratio=float(rho), sigma=sigma,
+                  logsig_loc=logsig_loc, logsig_scale=logsig_scale, c_scale=c_scale,
+                  r0=float(rss_map), m=w_map, g1=np.asarray(g1, dtype=float),
+                  g2=np.asarray(g2, dtype=float), names=names)
+    if not general:
+        W = _upper_factor(xtx / var + np.diag(b_hat))
+        M = W.T @ xtx @ W
+        return Frame(q=-(W.T @ xtr_map), M=0.5 * (M + M.T), W=W, **common)
+    if key.kind in ("laplace", "mixed"):
+        sd0 = 1.0 / np.sqrt(h + 0.5 * a_hat**2 + b_hat)
+        delta = np.minimum(1.0 / a_hat, sd0)
+        K = a_hat * delta
+        xi_star = _inverse_transform(w_map, K, delta)
+        tp = smooth_transform(xi_star, K, delta)[1]
+        curv = np.maximum(_prior_curvature(xi_star, a_hat, b_hat, K, delta), 0.0)
+        c_nor = b_hat * tp**2
+        c_lap = np.maximum(curv - c_nor, 0.0)
+    else:
+        K, delta, xi_star, tp = np.zeros(p), np.ones(p), w_map.copy(), np.ones(p)
+        c_nor, c_lap = b_hat, np.zeros(p)
+    h0 = tp**2 * h
+    W = _upper_factor(tp[:, None] * xtx * tp[None, :] / var + np.diag(c_lap + c_nor))
+    return Frame(q=-np.asarray(xtr_map, dtype=float), M=np.array(xtx, dtype=float), W=W,
+                 general=True, xi_star=xi_star, kslope=K, delta=delta, h0=h0, c_lap=c_lap,
+                 c_nor=c_nor, **common)
 
 
 def fold_ridge(frame: Frame) -> Frame:
@@ -225,7 +308,7 @@ def fold_ridge(frame: Frame) -> Frame:
     to ``(M, q, r0)`` leaves one matrix-vector product per gradient.
     """
     k = frame.key
-    if k.kind != "normal" or k.learn_alpha or frame.folded:
+    if k.kind != "normal" or k.learn_alpha or frame.folded or frame.general:
         return frame
     G = frame.n * frame.alpha * frame.g2
     GW = G[:, None] * frame.W
@@ -251,11 +334,10 @@ def build_model(frame: Frame):
 
     Free variables: ``z`` (the whitened coefficients), ``u`` (log sigma's offset, learned
     sigma), ``v`` (the intercept's offset, with intercept) and ``alpha`` (Half-Cauchy, learned
-    alpha; log-transformed by PyMC). With ``s = sigma / sigma_hat``, ``w = m + s W z`` and
-    ``c = s c_scale v``: the coefficients move with sigma, so that ``z`` is independent of
-    sigma under a Gaussian prior (and nearly so under the others); the Jacobian is
-    ``s^(p + 1)``. A flat prior on ``log sigma`` is exactly the Jeffreys prior
-    p(sigma) ∝ 1/sigma.
+    alpha; log-transformed by PyMC). With ``s = sigma / sigma_hat``, ``c = s c_scale v``;
+    ``w = m + s W z`` (linear) or ``w = T(e * (xi* + W z))`` (general; see
+    :mod:`bayesreg.kernel`). Each map's log-Jacobian is a ``Potential``. A flat prior on
+    ``log sigma`` is exactly the Jeffreys prior p(sigma) ∝ 1/sigma.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -264,24 +346,47 @@ def build_model(frame: Frame):
     with pm.Model(coords={"coef": np.arange(key.p)}) as model:
         z = pm.Flat("z", dims="coef")
         if key.sigma_known:
-            log_sigma, s = np.log(f.sigma), 1.0
+            log_sigma, d_sig = np.log(f.sigma), 0.0
         else:
-            u = pm.Flat("u")
-            log_sigma = f.logsig_loc + f.logsig_scale * u
-            s = pt.exp(f.logsig_scale * u)
-            # Jacobian of (w, c) = s (W z, c_scale v): s^(p + 1) (with an intercept)
-            pm.Potential("scale_jacobian", (key.p + key.fit_intercept) * pt.log(s))
-        w = f.m + s * pt.dot(f.W, z)
+            d_sig = f.logsig_scale * pm.Flat("u")
+            log_sigma = f.logsig_loc + d_sig
+        s = pt.exp(d_sig)
         var = pt.exp(2 * log_sigma)
-        quad = f.r0 + 2 * s * pt.dot(f.q, z) + s**2 * pt.dot(z, pt.dot(f.M, z))
+        alpha = pm.HalfCauchy("alpha", beta=f.alpha) if key.learn_alpha else f.alpha
+        quad = 0.0
         if key.fit_intercept:
-            quad = quad + f.n * (s * f.c_scale * pm.Flat("v")) ** 2
+            quad = f.n * (s * f.c_scale * pm.Flat("v")) ** 2
+            if not key.sigma_known:
+                pm.Potential("intercept_jacobian", d_sig)
+        if f.general:
+            d_alp = pt.log(alpha) - np.log(f.alpha) if key.learn_alpha else 0.0
+            t = d_alp - 2 * d_sig                       # log(a / a_hat)
+            log_e = 0.5 * (np.log(f.h0 + f.c_lap + f.c_nor)
+                           - pt.log(f.h0 * pt.exp(-2 * d_sig) + f.c_lap * pt.exp(2 * t)
+                                    + f.c_nor * pt.exp(t)))
+            xi = pt.exp(log_e) * (f.xi_star + pt.dot(f.W, z))
+            log_jac = pt.sum(log_e)
+            if key.kind in ("laplace", "mixed"):
+                K = f.kslope * pt.exp(t)                # K = a delta: T''(0+-) = +-a
+                u = pt.abs(xi) / f.delta
+                decay = 1 - pt.exp(-u)
+                w = pt.sgn(xi) * (pt.abs(xi) + K * f.delta * (u - decay))
+                log_jac = log_jac + pt.sum(pt.log(1 + K * decay))
+            else:
+                w = xi
+            pm.Potential("w_jacobian", log_jac)
+            dw = w - f.m
+            quad = quad + f.r0 + 2 * pt.dot(f.q, dw) + pt.dot(dw, pt.dot(f.M, dw))
+        else:
+            w = f.m + s * pt.dot(f.W, z)
+            quad = quad + f.r0 + 2 * s * pt.dot(f.q, z) + s**2 * pt.dot(z, pt.dot(f.M, z))
+            if not key.sigma_known:
+                pm.Potential("w_jacobian", key.p * d_sig)
         pm.Potential("loglik", -0.5 * f.n * (np.log(2 * np.pi) + 2 * log_sigma) - quad / (2 * var))
         if f.folded:  # the Normal penalty is inside quad (see fold_ridge); keep its normalizer
-            b = f.n * f.alpha * f.g2 / var
+            b = f.n * alpha * f.g2 / var
             pm.Potential("w_prior", -0.5 * pt.log(2 * np.pi / b).sum())
         elif key.kind != "flat":
-            alpha = pm.HalfCauchy("alpha", beta=f.alpha) if key.learn_alpha else f.alpha
             a = f.n * alpha * f.l1_ratio * f.g1 / var
             b = f.n * alpha * (1 - f.l1_ratio) * f.g2 / var
             penalty = (a * pt.abs(w)).sum() if key.kind != "normal" else 0.0
@@ -294,27 +399,58 @@ def build_model(frame: Frame):
 def natural_draws(x, frame: Frame) -> dict:
     """Map draws of the sampler's coordinates, shape (chain, draw, dim), to w, c, sigma, alpha."""
     key, p = frame.key, frame.key.p
-    k, s = p, np.ones(x.shape[:2])
+    k, d_sig = p, np.zeros(x.shape[:2])
     out = {}
     if key.sigma_known:
         out["sigma"] = np.full(x.shape[:2], float(frame.sigma))
     else:
-        s = np.exp(frame.logsig_scale * x[..., k])
-        out["sigma"] = np.exp(frame.logsig_loc) * s
+        d_sig = frame.logsig_scale * x[..., k]
+        out["sigma"] = np.exp(frame.logsig_loc + d_sig)
         k += 1
-    out["w"] = frame.m + s[..., None] * (x[..., :p] @ frame.W.T)
+    s = np.exp(d_sig)
     if key.fit_intercept:
         out["c"] = s * frame.c_scale * x[..., k]
         k += 1
     else:
         out["c"] = np.zeros(x.shape[:2])
+    d_alp = np.zeros(x.shape[:2])
+    alpha = np.full(x.shape[:2], frame.alpha)
     if key.learn_alpha:
-        out["alpha"] = np.exp(x[..., k])
+        d_alp = x[..., k]
+        alpha = frame.alpha * np.exp(d_alp)
+        out["alpha"] = alpha
+    Wz = x[..., :p] @ frame.W.T
+    if not frame.general:
+        out["w"] = frame.m + s[..., None] * Wz
+        return out
+    d_sig, t = d_sig[..., None], (d_alp - 2 * d_sig)[..., None]
+    log_e = 0.5 * (np.log(frame.h0 + frame.c_lap + frame.c_nor)
+                   - np.log(frame.h0 * np.exp(-2 * d_sig) + frame.c_lap * np.exp(2 * t)
+                            + frame.c_nor * np.exp(t)))
+    xi = np.exp(log_e) * (frame.xi_star + Wz)
+    if key.kind in ("laplace", "mixed"):
+        out["w"] = smooth_transform(xi, frame.kslope * np.exp(t), frame.delta)[0]
+    else:
+        out["w"] = xi
     return out
 
 
 _KERNEL_LOCK = threading.Lock()
 _kernel = None
+COMPILING = "compiling the sampler kernel: first fit on this machine, cached for later processes ..."
+
+
+@contextlib.contextmanager
+def announce_if_slow(message, after=1.0):
+    """Log ``message`` (level INFO, logger ``bayesreg``) if the block is still running after
+    ``after`` seconds, so no wait longer than that passes in silence."""
+    timer = threading.Timer(after, log.info, (message,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def load_kernel():
@@ -328,14 +464,8 @@ def load_kernel():
         if _kernel is not None:
             return 0.0
         start = time.perf_counter()
-        timer = threading.Timer(1.0, log.info, ("compiling the sampler kernel: first fit on "
-                                                "this machine, cached for later processes ...",))
-        timer.daemon = True
-        timer.start()
-        try:
+        with announce_if_slow(COMPILING):
             from . import kernel
-        finally:
-            timer.cancel()
         _kernel = kernel
         return time.perf_counter() - start
 
@@ -456,5 +586,5 @@ def sample_pymc(frame: Frame, *, draws, tune, chains, seed, target_accept=0.8,
         if name in post:
             parts.append(post[name].values[..., None])
     if "alpha" in post:
-        parts.append(np.log(post["alpha"].values)[..., None])
+        parts.append(np.log(post["alpha"].values / frame.alpha)[..., None])
     return np.concatenate(parts, axis=-1), idata.sample_stats

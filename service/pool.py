@@ -41,6 +41,21 @@ def describe_exit(code):
     return f"exit code {code}"
 
 
+def warm_kernel(data_dir):
+    """Load the core's sampler kernel before the first fit, one worker at a time.
+
+    The kernel compiles once per machine into numba's disk cache. Under the lock, the first
+    worker of a fresh machine compiles it and the others wait, then load it from the cache:
+    no worker pays a compile that another has paid.
+    """
+    from bayesreg.model import load_kernel
+
+    with open(os.path.join(data_dir, ".kernel.lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        seconds = load_kernel()
+    log.info("sampler %d: kernel ready in %.2f s", os.getpid(), seconds)
+
+
 def worker_main(data_dir, poll, parent_pid):
     """Body of one sampling process (spawn context: a fresh interpreter)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
@@ -57,6 +72,7 @@ def worker_main(data_dir, poll, parent_pid):
     threading.Thread(target=beat, daemon=True).start()
     import bayesreg  # noqa: F401  -- pay the import before the first fit, not during it
 
+    warm_kernel(data_dir)
     from .jobs import run_claimed
 
     while os.getppid() == parent_pid:

@@ -47,7 +47,7 @@ def _pymc_point(frame, x):
         point["v"] = np.array(x[i])
         i += 1
     if k.learn_alpha:
-        point["alpha_log__"] = np.array(x[i])
+        point["alpha_log__"] = np.array(np.log(frame.alpha) + x[i])
     return point
 
 
@@ -105,3 +105,36 @@ def test_one_kernel_serves_every_width(rng):
         grad = np.zeros(frame.dim)
         assert np.isfinite(kernel.logp_and_grad(x, frame.to_buffer(), grad))
     assert isinstance(frame, Frame)
+
+
+def test_a_wait_over_a_second_is_announced(caplog):
+    import logging
+    import time
+
+    from bayesreg.model import announce_if_slow
+
+    with caplog.at_level(logging.INFO, logger="bayesreg"):
+        with announce_if_slow("still working", after=0.2):
+            time.sleep(0.01)
+        assert "still working" not in caplog.text      # quick: nothing said
+        with announce_if_slow("still working", after=0.2):
+            time.sleep(0.6)
+        assert "still working" in caplog.text          # said before the block ended
+
+
+@pytest.mark.slow
+def test_fresh_process_announces_the_first_compile(tmp_path):
+    """With an empty numba cache, a fresh process says it is compiling before the wait."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import logging, sys; logging.basicConfig(stream=sys.stderr, level=logging.INFO)\n"
+            "from bayesreg.model import load_kernel\n"
+            "print(round(load_kernel(), 2))\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    if float(out.stdout.strip()) > 1.5:
+        assert "compiling the sampler kernel" in out.stderr
