@@ -138,3 +138,13 @@ def test_fresh_process_announces_the_first_compile(tmp_path):
     assert out.returncode == 0, out.stderr
     if float(out.stdout.strip()) > 1.5:
         assert "compiling the sampler kernel" in out.stderr
+
+
+def test_alpha_underflowing_to_zero_is_outside_the_support(rng):
+    """exp(log alpha) = 0 for log alpha < -745: -inf (a rejected point), not an exception."""
+    frame = _frame(rng, "laplace", 3, True, False, True)
+    x = np.zeros(frame.dim)
+    x[-1] = -800.0 - np.log(frame.alpha)
+    grad = np.full(frame.dim, np.nan)
+    assert kernel.logp_and_grad(x, frame.to_buffer(), grad) == -np.inf
+    assert np.all(grad == 0.0)
