@@ -237,6 +237,26 @@ def _upper_factor(prec):
         return np.diag(1.0 / np.sqrt(np.clip(np.diag(prec), 1e-16, None)))
 
 
+def _marginal_sigma(n, xtx_diag, w, rss, sigma, alpha, rho, g1, g2, iterations=20):
+    """Where to centre sigma for a Laplace-type prior: about the mode of its marginal posterior.
+
+    The mode of sigma given the MAP coefficients underestimates sigma when many of them are
+    zero (twice over at p = 500, n = 100): it charges each coefficient the prior's normalizer
+    sigma^-2 but not the width of the coefficient's own posterior, which grows like sigma where
+    the data fix it and like sigma^2 where the prior does. Integrating w out in a Gaussian
+    approximation leaves sigma^-1 per data-fixed coefficient and none per prior-fixed one, so
+    sigma^2 = (rss + 2 n penalty(w)) / (n + p_eff), p_eff = sum_j h_j / (h_j + c_j), solved by
+    fixed-point iteration. It only places the sampler's frame; the density is unchanged.
+    """
+    q = rss + 2 * n * alpha * (rho * np.sum(g1 * np.abs(w)) + 0.5 * (1 - rho) * np.sum(g2 * w * w))
+    for _ in range(iterations):
+        var = sigma**2
+        h = xtx_diag / var
+        c = (n * alpha * rho * g1) ** 2 / (2 * var**2) + n * alpha * (1 - rho) * g2 / var
+        sigma = float(np.sqrt(q / (n + np.sum(h / (h + c)))))
+    return sigma
+
+
 def sampler_frame(key: ModelKey, n, xtx, w_map, rss_map, xtr_map, sigma_hat, alpha, l1_ratio,
                   g1, g2, sigma=None) -> Frame:
     """Whiten around the MAP with a Gaussian approximation of the posterior there.
@@ -248,16 +268,20 @@ def sampler_frame(key: ModelKey, n, xtx, w_map, rss_map, xtr_map, sigma_hat, alp
 
     General parametrization (Laplace and mixed priors, learned alpha): ``xi* = T^-1(w_map)``
     and the precision in ``xi`` is ``J X'X J / sigma^2`` (``J = T'(xi*)``) plus the curvature
-    of the prior and Jacobian terms there. ``delta_hat`` is the smaller of ``1/a_hat`` and the
-    coefficient's prior-plus-likelihood sd, so ``T`` bends only where the kink matters, and
-    ``K = a_hat delta_hat <= sqrt(2)`` bounds its slope. ``h``, ``c_lap`` and ``c_nor`` (the
+    of the prior and Jacobian terms there. ``delta_hat`` is twice the smaller of ``1/a_hat`` and
+    the coefficient's prior-plus-likelihood sd, so ``T`` bends only where the kink matters, and
+    ``K = a_hat delta_hat <= 2 sqrt(2)`` bounds its slope (of the factors 0.5, 1, 2, 3 and 4
+    tried at p = 500, factors 2 to 4 needed the fewest steps per draw). Sigma is centred at
+    about its marginal mode (:func:`_marginal_sigma`). ``h``, ``c_lap`` and ``c_nor`` (the
     likelihood's, the Laplace part's and the Normal part's precision at the MAP, in ``xi``) set
     how each coefficient's scale follows sigma and alpha (see :mod:`bayesreg.kernel`).
     """
     p = xtx.shape[0]
-    var = sigma_hat**2
     rho = l1_ratio
     general = key.learn_alpha or key.kind in ("laplace", "mixed")
+    if key.kind in ("laplace", "mixed") and not key.sigma_known:
+        sigma_hat = _marginal_sigma(n, np.diag(xtx), w_map, rss_map, sigma_hat, alpha, rho, g1, g2)
+    var = sigma_hat**2
     a_hat = n * alpha * rho * g1 / var if key.kind in ("laplace", "mixed") else np.zeros(p)
     b_hat = n * alpha * (1 - rho) * g2 / var if key.kind in ("normal", "mixed") else np.zeros(p)
     h = np.diag(xtx) / var
@@ -283,7 +307,7 @@ def sampler_frame(key: ModelKey, n, xtx, w_map, rss_map, xtr_map, sigma_hat, alp
         return Frame(q=-(W.T @ xtr_map), M=0.5 * (M + M.T), W=W, **common)
     if key.kind in ("laplace", "mixed"):
         sd0 = 1.0 / np.sqrt(h + 0.5 * a_hat**2 + b_hat)
-        delta = np.minimum(1.0 / a_hat, sd0)
+        delta = 2.0 * np.minimum(1.0 / a_hat, sd0)
         K = a_hat * delta
         xi_star = _inverse_transform(w_map, K, delta)
         tp = smooth_transform(xi_star, K, delta)[1]

@@ -3,7 +3,7 @@ watches them.
 
 Workers claim queued fits from SQLite (queued -> running with their pid),
 sample, and write the result to disk and DB themselves. They live as long as
-the server, so the core's compiled-model cache stays warm. A sampler crash
+the server, with the core's sampler kernel loaded at start. A sampler crash
 (segfault, OOM kill) takes down one worker only: the supervisor's watchdog
 sees its exit code, fails the fit it held with the reason, and respawns it.
 

@@ -217,3 +217,14 @@ def test_dataset_with_wrong_feature_names_is_422_before_queueing(client, path, e
     assert resp.status_code == 422
     assert resp.get_json()["errors"][0]["field"] == "feature_names"
     assert "(10)" in resp.get_json()["errors"][0]["message"]
+
+
+def test_no_sampling_worker_compiles_at_any_width(http, rng):
+    """Workers load the one kernel at start: fits of new widths and priors compile nothing."""
+    for p, prior in [(2, "lasso"), (5, "ridge"), (9, "elastic_net"), (3, "lasso")]:
+        X = rng.standard_normal((40, p))
+        y = X @ np.linspace(1, -1, p) + rng.standard_normal(40)
+        resp = http("POST", "/v1/fits", json={"X": X.tolist(), "y": y.tolist(), "prior": prior,
+                                              "alpha": 0.05, "wait": True, **SMALL_NUTS})
+        assert resp.status == 201 and resp.json["status"] == "succeeded", resp.json
+        assert resp.json["timing"]["compile_s"] == 0.0
