@@ -305,7 +305,8 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         frame = sampler_frame(
             key, n, gram / np.outer(x_scale, x_scale), self.coef_ * x_scale / y_scale,
             rss / y_scale**2, xtr / (x_scale * y_scale), sigma_hat, prior.alpha, prior.l1_ratio,
-            g1, g2, sigma=None if self.sigma is None else self.sigma / y_scale)
+            g1, g2, sigma=None if self.sigma is None else self.sigma / y_scale,
+            X=None if Xc is None else Xc / x_scale)
         self._frame = frame
         target = self.target_accept
         if target is None:

@@ -32,7 +32,8 @@ in: one matrix-vector product per gradient.
   density of ``xi`` is smooth, so NUTS is not held to tiny steps by p kinks. Away from 0, ``T``
   is linear with slope ``1 + K``.
 
-Three matrix-vector products per gradient: ``W z``, ``X'X (w - m)``, ``W' g``.
+Three matrix-vector products per gradient: ``W z``, ``X'X (w - m)`` (as ``X'(X (w - m))``
+when n < p), ``W' g``.
 
 Layout of the buffer (``HEADER`` scalars, then the arrays, each of length ``p`` or ``p*p``):
 
@@ -46,12 +47,20 @@ Layout of the buffer (``HEADER`` scalars, then the arrays, each of length ``p`` 
 11    scale of the centred intercept 12 r0, the residual sum of squares at ``m``
 13    linear: the Normal prior is folded into ``r0``, ``q`` and ``M``
 14    log alpha_hat (learned alpha)  15 parametrization: 0 linear, 1 general
+16    rows of the data form (0: the Gram matrix ``X'X`` instead)
+17    low-rank whitening (0/1; general parametrization with fewer rows than columns)
 ====  ==========================================================================
 
 then the vectors ``m``, ``q`` (general: ``-X'r``), ``g1``, ``g2``, ``xi*``, ``K``, ``delta_hat``,
-``h``, ``c_lap``, ``c_nor`` (each ``p``), and the matrices ``M`` (general: ``X'X``), ``W`` and ``W'`` (each
-``p * p``, row major; ``W'`` is stored so that both products with ``W`` read memory in order,
-twice as fast here as a transposed product).
+``h``, ``c_lap``, ``c_nor`` (each ``p``), the matrices ``W`` and ``W'`` (each ``p * p``, row major;
+``W'`` is stored so that both products with ``W`` read memory in order, twice as fast here as a
+transposed product), and last ``M`` (``p * p``; general: ``X'X``) or, in the general
+parametrization when there are fewer rows than columns, the centred data ``X`` and ``X'``
+(``rows * p`` each), so that ``X'X (w - m)`` costs ``2 rows p`` instead of ``p^2``.
+With fewer rows than columns the whitening is low-rank too: the precision is
+``D + U'U`` with ``U`` of ``rows`` rows, so ``W = diag(d) (I - Q diag(F) Q')`` from a thin SVD,
+stored as ``d``, ``F``, ``Q`` and ``Q'`` in place of ``W`` and ``W'``: a gradient costs about
+``6 rows p`` instead of ``3 p^2``.
 """
 
 from __future__ import annotations
@@ -63,7 +72,7 @@ import numpy as np
 
 __all__ = ["HEADER", "KINDS", "logp_cfunc", "expand_cfunc", "logp_and_grad", "buffer_size"]
 
-HEADER = 16
+HEADER = 18
 KINDS = {"flat": 0, "normal": 1, "laplace": 2, "mixed": 3}
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -71,8 +80,12 @@ _SQRT_PI = math.sqrt(math.pi)
 
 
 @numba.njit(cache=True)
-def buffer_size(p):
-    return HEADER + 10 * p + 3 * p * p
+def buffer_size(p, rows, lowrank):
+    """Length of the buffer: dense ``W``, ``W'`` and ``X'X`` (``rows = 0``) or the data form
+    ``X``, ``X'``; or (``lowrank``) the low-rank whitening ``d``, ``F``, ``Q``, ``Q'`` and ``X``, ``X'``."""
+    if lowrank:
+        return HEADER + 11 * p + rows + 4 * rows * p
+    return HEADER + 10 * p + 2 * p * p + (p * p if rows == 0 else 2 * rows * p)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -156,9 +169,34 @@ def logp_and_grad(x, buf, grad):
     c_lap = buf[o + 8 * p:o + 9 * p]
     c_nor = buf[o + 9 * p:o + 10 * p]
     o2 = o + 10 * p
-    M = buf[o2:o2 + p * p].reshape((p, p))
-    W = buf[o2 + p * p:o2 + 2 * p * p].reshape((p, p))
-    WT = buf[o2 + 2 * p * p:o2 + 3 * p * p].reshape((p, p))
+    rows = int(buf[16])
+    lowrank = buf[17] > 0.5
+    if lowrank:
+        # W = diag(d) (I - Q diag(F) Q'), Q: p x rows (see model.sampler_frame)
+        d = buf[o2:o2 + p]
+        F = buf[o2 + p:o2 + p + rows]
+        o3 = o2 + p + rows
+        Q = buf[o3:o3 + p * rows].reshape((p, rows))
+        QT = buf[o3 + p * rows:o3 + 2 * p * rows].reshape((rows, p))
+        W = buf[o3:o3].reshape((0, 0))
+        WT = buf[o3:o3].reshape((0, 0))
+        o3 += 2 * p * rows
+    else:
+        d = buf[o2:o2]
+        F = buf[o2:o2]
+        W = buf[o2:o2 + p * p].reshape((p, p))
+        WT = buf[o2 + p * p:o2 + 2 * p * p].reshape((p, p))
+        Q = buf[o2:o2].reshape((0, 0))
+        QT = buf[o2:o2].reshape((0, 0))
+        o3 = o2 + 2 * p * p
+    if rows == 0:
+        M = buf[o3:o3 + p * p].reshape((p, p))
+        X = buf[o3:o3].reshape((0, p))
+        XT = buf[o3:o3].reshape((p, 0))
+    else:
+        M = buf[o3:o3].reshape((0, 0))
+        X = buf[o3:o3 + rows * p].reshape((rows, p))
+        XT = buf[o3 + rows * p:o3 + 2 * rows * p].reshape((p, rows))
 
     z = x[:p]
     k = p
@@ -230,7 +268,10 @@ def logp_and_grad(x, buf, grad):
         for j in range(p):
             grad[j] = g_z[j]
     else:
-        Wz = W @ z
+        if lowrank:
+            Wz = d * (z - Q @ (F * (QT @ z)))
+        else:
+            Wz = W @ z
         kink = kind == 2 or kind == 3
         a_fac = n * alpha * rho * inv_var
         t = d_alp - 2.0 * d_sig           # log(a / a_hat): every prior scale moves with it
@@ -275,7 +316,7 @@ def logp_and_grad(x, buf, grad):
                 w[j] = xj
                 tp[j] = 1.0
         dw = w - m
-        Adw = M @ dw
+        Adw = M @ dw if rows == 0 else XT @ (X @ dw)
         rss = r0 + 2.0 * (q @ dw) + dw @ Adw
         logp -= 0.5 * rss * inv_var
         dls += rss * inv_var
@@ -299,7 +340,11 @@ def logp_and_grad(x, buf, grad):
             dls += g_xi * xi[j] * dle_s[j]
             dla += g_xi * xi[j] * dle_a[j]
             g_v[j] = g_xi * scale[j]
-        g_z = WT @ g_v
+        if lowrank:
+            dg = d * g_v
+            g_z = dg - Q @ (F * (QT @ dg))
+        else:
+            g_z = WT @ g_v
         for j in range(p):
             grad[j] = g_z[j]
 
@@ -329,7 +374,7 @@ def logp_cfunc(dim, x_, out_, logp_, data_):
     """nutpie's C callback: ``int logp(dim, x, grad_out, logp_out, user_data)``."""
     head = numba.carray(data_, (HEADER,), numba.float64)
     p = int(head[0])
-    buf = numba.carray(data_, (buffer_size(p),), numba.float64)
+    buf = numba.carray(data_, (buffer_size(p, int(head[16]), head[17] > 0.5),), numba.float64)
     x = numba.carray(x_, (dim,))
     out = numba.carray(out_, (dim,))
     res = numba.carray(logp_, (1,))

@@ -159,6 +159,8 @@ class Frame:
     h0: np.ndarray | None = None
     c_lap: np.ndarray | None = None
     c_nor: np.ndarray | None = None
+    X: np.ndarray | None = None  # general, n < p: the centred rescaled data instead of X'X
+    lowrank: tuple | None = None  # general, n < p: (d, F, Q) with W = diag(d)(I - Q diag(F) Q')
 
     @property
     def dim(self) -> int:
@@ -169,20 +171,28 @@ class Frame:
         from .kernel import HEADER, KINDS, buffer_size
 
         k, p = self.key, self.key.p
-        buf = np.zeros(buffer_size(p))
-        buf[:16] = [p, KINDS[k.kind], k.fit_intercept, k.sigma_known, k.learn_alpha, self.n,
+        rows = 0 if self.X is None else self.X.shape[0]
+        buf = np.zeros(buffer_size(p, rows, self.lowrank is not None))
+        buf[:18] = [p, KINDS[k.kind], k.fit_intercept, k.sigma_known, k.learn_alpha, self.n,
                     self.alpha, self.l1_ratio, self.sigma or 0.0, self.logsig_loc,
                     self.logsig_scale, self.c_scale, self.r0, self.folded,
-                    np.log(self.alpha) if self.alpha > 0 else 0.0, self.general]
+                    np.log(self.alpha) if self.alpha > 0 else 0.0, self.general, rows,
+                    self.lowrank is not None]
         o = HEADER
         zeros = np.zeros(p)
         for vec in (self.m, self.q, self.g1, self.g2, self.xi_star, self.kslope, self.delta,
                     self.h0, self.c_lap, self.c_nor):
             buf[o:o + p] = zeros if vec is None else vec
             o += p
-        for mat in (self.M, self.W, self.W.T):
-            buf[o:o + p * p] = np.ascontiguousarray(mat).ravel()
-            o += p * p
+        if self.lowrank is not None:
+            d, F, Q = self.lowrank
+            mats = (d, F, Q, Q.T)
+        else:
+            mats = (self.W, self.W.T)
+        mats += (self.M,) if rows == 0 else (self.X, self.X.T)
+        for mat in mats:
+            buf[o:o + mat.size] = np.ascontiguousarray(mat).ravel()
+            o += mat.size
         return buf
 
 
@@ -258,11 +268,12 @@ def _marginal_sigma(n, xtx_diag, w, rss, sigma, alpha, rho, g1, g2, iterations=2
 
 
 def sampler_frame(key: ModelKey, n, xtx, w_map, rss_map, xtr_map, sigma_hat, alpha, l1_ratio,
-                  g1, g2, sigma=None) -> Frame:
+                  g1, g2, sigma=None, X=None) -> Frame:
     """Whiten around the MAP with a Gaussian approximation of the posterior there.
 
     All inputs are on the rescaled data; ``rss_map`` and ``xtr_map`` are
-    :func:`residual_stats` at ``w_map``. Linear parametrization (flat, or ridge with a fixed
+    :func:`residual_stats` at ``w_map``; ``X``, the centred rescaled data if at hand, is kept
+    for the general parametrization when it has fewer rows than columns. Linear parametrization (flat, or ridge with a fixed
     alpha): the precision is ``X'X / sigma^2`` plus the ridge precision; ``W`` is the triangular
     factor of its inverse, so ``z`` is roughly standard normal and uncorrelated.
 
@@ -318,10 +329,30 @@ def sampler_frame(key: ModelKey, n, xtx, w_map, rss_map, xtr_map, sigma_hat, alp
         K, delta, xi_star, tp = np.zeros(p), np.ones(p), w_map.copy(), np.ones(p)
         c_nor, c_lap = b_hat, np.zeros(p)
     h0 = tp**2 * h
-    W = _upper_factor(tp[:, None] * xtx * tp[None, :] / var + np.diag(c_lap + c_nor))
+    data_form = X is not None and X.shape[0] < p
+    lowrank = None
+    if data_form:
+        X = np.asarray(X, dtype=float)
+        lowrank = _lowrank_factor(X * (tp / sigma_hat), c_lap + c_nor + 1e-6 * h0 + 1e-300)
+        d, F, Q = lowrank
+        W = d[:, None] * (np.eye(p) - (Q * F) @ Q.T)
+    else:
+        W = _upper_factor(tp[:, None] * xtx * tp[None, :] / var + np.diag(c_lap + c_nor))
     return Frame(q=-np.asarray(xtr_map, dtype=float), M=np.array(xtx, dtype=float), W=W,
                  general=True, xi_star=xi_star, kslope=K, delta=delta, h0=h0, c_lap=c_lap,
-                 c_nor=c_nor, **common)
+                 c_nor=c_nor, X=X if data_form else None, lowrank=lowrank, **common)
+
+
+def _lowrank_factor(U, D):
+    """``W = diag(d) (I - Q diag(F) Q')`` with ``W W' = (D + U'U)^-1`` for ``U`` of few rows.
+
+    With ``V = U D^-1/2 = P S Q'`` (thin SVD), ``D + U'U = D^1/2 (I + Q S^2 Q') D^1/2`` and
+    ``(I + Q S^2 Q')^-1/2 = I - Q diag(1 - (1 + S^2)^-1/2) Q'``. Applying ``W`` or ``W'`` costs
+    ``2 rows p`` instead of ``p^2``.
+    """
+    d = 1.0 / np.sqrt(D)
+    _, S, Qt = np.linalg.svd(U * d, full_matrices=False)
+    return d, 1.0 - 1.0 / np.sqrt(1.0 + S**2), np.ascontiguousarray(Qt.T)
 
 
 def fold_ridge(frame: Frame) -> Frame:

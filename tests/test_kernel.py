@@ -148,3 +148,38 @@ def test_alpha_underflowing_to_zero_is_outside_the_support(rng):
     grad = np.full(frame.dim, np.nan)
     assert kernel.logp_and_grad(x, frame.to_buffer(), grad) == -np.inf
     assert np.all(grad == 0.0)
+
+
+@pytest.mark.parametrize("kind,learn_alpha", [("laplace", False), ("mixed", True)])
+def test_data_form_equals_gram_form_when_n_below_p(rng, kind, learn_alpha):
+    """With fewer rows than columns the kernel uses X'(X dw) instead of X'X dw, and a low-rank
+    whitening instead of dense W: the same density and gradient."""
+    import dataclasses
+
+    n, p = 12, 30
+    X = rng.standard_normal((n, p))
+    y = X[:, :2] @ [1.0, -1.0] + rng.standard_normal(n)
+    Xc, yc = X - X.mean(0), y - y.mean()
+    m = np.zeros(p)
+    rss, xtr = residual_stats(X, y, X.mean(0), y.mean(), m)
+    key = ModelKey(kind, p, True, False, learn_alpha)
+    rho = 1.0 if kind == "laplace" else 0.6
+    data_form = sampler_frame(key, n, Xc.T @ Xc, m, rss, xtr, 0.9, 0.2, rho, np.ones(p),
+                              np.ones(p), X=Xc)
+    assert data_form.X is not None and data_form.X.shape == (n, p)
+    assert data_form.lowrank is not None
+    # the low-rank factor whitens the approximation's precision: W W' = H^-1, with
+    # H = J X'X J / sigma^2 + diag(prior curvature) (plus a 1e-6 relative floor on the diagonal)
+    f = data_form
+    tp = np.sqrt(f.h0 / (np.diag(Xc.T @ Xc) / np.exp(2 * f.logsig_loc)))
+    U = Xc * tp / np.exp(f.logsig_loc)
+    H = U.T @ U + np.diag(f.c_lap + f.c_nor + 1e-6 * f.h0)
+    np.testing.assert_allclose(f.W @ f.W.T @ H, np.eye(p), atol=1e-8)
+    gram_form = dataclasses.replace(data_form, X=None, lowrank=None)
+    for _ in range(4):
+        x = rng.normal(0, 0.5, data_form.dim)
+        g1, g2 = np.zeros(data_form.dim), np.zeros(data_form.dim)
+        a = kernel.logp_and_grad(x, data_form.to_buffer(), g1)
+        b = kernel.logp_and_grad(x, gram_form.to_buffer(), g2)
+        assert a == pytest.approx(b, rel=1e-11)
+        np.testing.assert_allclose(g1, g2, rtol=1e-9, atol=1e-9)
