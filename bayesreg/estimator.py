@@ -325,9 +325,8 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         X_arr, y_arr = self._data
         rss = self._residuals()[0]
         n = y_arr.shape[0]
-        # each residual carries about eps * (|y| + |X||w|) of rounding
-        level = np.finfo(float).eps * (np.abs(y_arr).max()
-                                       + np.abs(X_arr).max() * np.abs(self.coef_).sum())
+        # residual i carries about eps * (|y_i| + sum_j |x_ij w_j|) of rounding
+        level = np.finfo(float).eps * float(np.max(np.abs(y_arr) + np.abs(X_arr) @ np.abs(self.coef_)))
         if np.sqrt(rss / n) < 1e3 * level:
             raise InputError("y", f"the residuals at the MAP (rms {np.sqrt(rss / n):.3g}) are at "
                                   f"the rounding level of the data ({level:.3g}): sigma cannot "

@@ -20,17 +20,20 @@ Two parametrizations (see :func:`bayesreg.model.sampler_frame` for how they are 
 in: one matrix-vector product per gradient.
 
 *general* (Laplace and mixed priors, and any learned alpha): per coefficient
-``xi_j = e_j (xi*_j + (W z)_j)`` and ``w_j = T(xi_j)``.
+``xi_j = l_j xi*_j + e_j (W z)_j`` and ``w_j = T(xi_j)``.
 
 - ``e_j = sd_j(sigma, alpha) / sd_j(sigma_hat, alpha_hat)``, the ratio of a Gaussian
   approximation's sd, ``sd_j^-2 = h_j / sigma^2 + c_lap_j (a / a_hat)^2 + c_nor_j (a / a_hat)``:
-  a coefficient the data fix moves with sigma (centred), one the prior fixes moves with the
+  a coefficient the data fix spreads with sigma (centred), one the prior fixes with the
   prior's scale (non-centred), and every coefficient in between smoothly. This removes the
   funnel between the coefficients and a learned alpha.
-- ``T'(xi) = 1 + K (1 - exp(-|xi| / delta))`` with ``delta = delta_hat a_hat / a``, so
-  ``T''(0+-) = +-a``: the Jacobian's kink cancels the prior's ``-a|w|`` kink exactly and the
-  density of ``xi`` is smooth, so NUTS is not held to tiny steps by p kinks. Away from 0, ``T``
-  is linear with slope ``1 + K``.
+- ``l_j = e_j^2 (sigma_hat / sigma)^2`` moves the centre as that approximation's conditional
+  mean moves: not at all for a coefficient the data fix, towards 0 for one the prior fixes as
+  alpha grows.
+- ``T'(xi) = 1 + K (1 - exp(-|xi| / delta))`` with ``K = a delta`` for the current Laplace rate
+  ``a``, so ``T''(0+-) = +-a``: the Jacobian's kink cancels the prior's ``-a|w|`` kink exactly
+  and the density of ``xi`` is smooth, so NUTS is not held to tiny steps by p kinks. Away
+  from 0, ``T`` is linear with slope ``1 + K``.
 
 Three matrix-vector products per gradient: ``W z``, ``X'X (w - m)`` (as ``X'(X (w - m))``
 when n < p), ``W' g``.
@@ -100,8 +103,15 @@ def _log_erfcx(t):
 
 @numba.njit(cache=True, error_model="numpy")
 def _dlog_erfcx(t, log_erfcx):
-    """d/dt log erfcx(t) = 2t - 2 / (sqrt(pi) erfcx(t))."""
-    return 2.0 * t - 2.0 / (_SQRT_PI * math.exp(log_erfcx))
+    """d/dt log erfcx(t) = 2t - 2 / (sqrt(pi) erfcx(t)); for t >= 25 from the asymptotic series
+    (the difference of two large terms loses precision there)."""
+    if t < 25.0:
+        return 2.0 * t - 2.0 / (_SQRT_PI * math.exp(log_erfcx))
+    u = 1.0 / (t * t)
+    # log erfcx(t) = -log(t sqrt(pi)) + log S(u), S = 1 - u/2 + 3u^2/4 - 15u^3/8 + 105u^4/16
+    s = 1.0 - 0.5 * u + 0.75 * u * u - 1.875 * u * u * u + 6.5625 * u * u * u * u
+    ds_du = -0.5 + 1.5 * u - 5.625 * u * u + 26.25 * u * u * u
+    return -1.0 / t + ds_du / s * (-2.0 * u / t)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -280,6 +290,9 @@ def logp_and_grad(x, buf, grad):
         scale = np.empty(p)        # e_j
         dle_s = np.empty(p)        # d log e_j / d log sigma
         dle_a = np.empty(p)        # d log e_j / d log alpha
+        loc_s = np.empty(p)        # d centre_j / d log sigma
+        loc_a = np.empty(p)        # d centre_j / d log alpha
+        spread = np.empty(p)       # e_j (W z)_j
         w = np.empty(p)
         tp = np.empty(p)           # T'(xi)
         dlt_dxi = np.zeros(p)      # d log T' / d xi
@@ -295,8 +308,14 @@ def logp_and_grad(x, buf, grad):
             logp += le
             dls += dle_s[j]
             dla += dle_a[j]
-            xj = e * (xi_star[j] + Wz[j])
+            # the centre moves as the conditional mean does, e^2 (sigma_hat / sigma)^2; the
+            # spread as e
+            loc = xi_star[j] * e * e * e2s
+            xj = loc + e * Wz[j]
             xi[j] = xj
+            loc_s[j] = loc * (2.0 * dle_s[j] - 2.0)
+            loc_a[j] = loc * 2.0 * dle_a[j]
+            spread[j] = e * Wz[j]
             if kink:
                 K = kslope[j] * et                       # K = a delta: T''(0+-) = +-a
                 dj = delta[j]
@@ -333,12 +352,12 @@ def logp_and_grad(x, buf, grad):
             ga += gw[j] * dt_dloga[j] + dlt_dloga[j]
         dla += ga
         dls -= 2.0 * ga
-        # through xi = e * (xi* + W z)
+        # through xi = xi* e^2 (sigma_hat / sigma)^2 + e W z
         g_v = np.empty(p)
         for j in range(p):
             g_xi = gw[j] * tp[j] + dlt_dxi[j]
-            dls += g_xi * xi[j] * dle_s[j]
-            dla += g_xi * xi[j] * dle_a[j]
+            dls += g_xi * (loc_s[j] + spread[j] * dle_s[j])
+            dla += g_xi * (loc_a[j] + spread[j] * dle_a[j])
             g_v[j] = g_xi * scale[j]
         if lowrank:
             dg = d * g_v

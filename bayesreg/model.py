@@ -419,13 +419,14 @@ def build_model(frame: Frame):
             log_e = 0.5 * (np.log(f.h0 + f.c_lap + f.c_nor)
                            - pt.log(f.h0 * pt.exp(-2 * d_sig) + f.c_lap * pt.exp(2 * t)
                                     + f.c_nor * pt.exp(t)))
-            xi = pt.exp(log_e) * (f.xi_star + pt.dot(f.W, z))
+            xi = (f.xi_star * pt.exp(2 * log_e - 2 * d_sig)
+                  + pt.exp(log_e) * pt.dot(f.W, z))
             log_jac = pt.sum(log_e)
             if key.kind in ("laplace", "mixed"):
                 K = f.kslope * pt.exp(t)                # K = a delta: T''(0+-) = +-a
                 u = pt.abs(xi) / f.delta
                 decay = 1 - pt.exp(-u)
-                w = pt.sgn(xi) * (pt.abs(xi) + K * f.delta * (u - decay))
+                w = pt.sign(xi) * (pt.abs(xi) + K * f.delta * (u - decay))
                 log_jac = log_jac + pt.sum(pt.log(1 + K * decay))
             else:
                 w = xi
@@ -482,7 +483,7 @@ def natural_draws(x, frame: Frame) -> dict:
     log_e = 0.5 * (np.log(frame.h0 + frame.c_lap + frame.c_nor)
                    - np.log(frame.h0 * np.exp(-2 * d_sig) + frame.c_lap * np.exp(2 * t)
                             + frame.c_nor * np.exp(t)))
-    xi = np.exp(log_e) * (frame.xi_star + Wz)
+    xi = frame.xi_star * np.exp(2 * log_e - 2 * d_sig) + np.exp(log_e) * Wz
     if key.kind in ("laplace", "mixed"):
         out["w"] = smooth_transform(xi, frame.kslope * np.exp(t), frame.delta)[0]
     else:

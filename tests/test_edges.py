@@ -59,3 +59,24 @@ def test_noise_at_rounding_level_is_a_clear_error(method):
     # with a known sigma the posterior is well defined
     est = BayesianRegression(prior="ridge", alpha=0.0, sigma=1e-6).fit(X, y, method="exact")
     np.testing.assert_allclose(est.coef_, [0.5, 0.25], atol=1e-12)
+
+
+def test_noise_far_above_rounding_with_columns_of_very_different_scale():
+    """The rounding bound is per row: a 1e6-scale column does not make 1e-4 noise 'rounding'."""
+    rng = np.random.default_rng(2)
+    X = np.column_stack([1e6 * rng.standard_normal(50), rng.standard_normal(50)])
+    y = 1e-6 * X[:, 0] + 1e3 * X[:, 1] + 1e-4 * rng.standard_normal(50)
+    s = BayesianRegression(prior="ridge", alpha=0.0).fit(X, y, method="exact").summary()
+    assert s.loc["sigma", "median"] == pytest.approx(_reference_sigma_median(X, y), rel=1e-6)
+
+
+def test_nuts_lasso_converges_when_the_data_fix_the_coefficients():
+    """High signal to noise: the coefficients' centres stay put as sigma moves (no ridge
+    between sigma and the coefficients), so the chains mix."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 5))
+    y = 1 + X @ [5.0, -3.0, 2.0, 0.0, 0.0] + 1e-3 * rng.standard_normal(100)
+    est = BayesianRegression(prior="lasso", alpha=1e-8, draws=500, tune=500, chains=4,
+                             random_seed=1).fit(X, y)
+    assert est.diagnostics_["max_r_hat"] <= 1.01 and est.diagnostics_["min_ess_bulk"] >= 400
+    assert est.posterior_.sample_stats["n_steps"].values.mean() < 20

@@ -183,3 +183,29 @@ def test_data_form_equals_gram_form_when_n_below_p(rng, kind, learn_alpha):
         b = kernel.logp_and_grad(x, gram_form.to_buffer(), g2)
         assert a == pytest.approx(b, rel=1e-11)
         np.testing.assert_allclose(g1, g2, rtol=1e-9, atol=1e-9)
+
+
+def test_a_fresh_process_loads_the_kernel_from_disk_and_compiles_no_width(tmp_path):
+    """numba's own counters: in a new process both C callbacks come from the disk cache, and
+    fits at several widths and priors run on them."""
+    import subprocess
+    import sys
+
+    load_kernel()          # this process has the kernel in the cache by now
+    code = (
+        "import numpy as np\n"
+        "from bayesreg import BayesianRegression\n"
+        "from bayesreg.model import load_kernel\n"
+        "load_kernel()\n"
+        "from bayesreg import kernel\n"
+        "rng = np.random.default_rng(0)\n"
+        "for p, prior in [(3, 'lasso'), (11, 'elastic_net'), (6, 'ridge'), (4, 'lasso')]:\n"
+        "    X = rng.standard_normal((40, p)); y = X[:, 0] + rng.standard_normal(40)\n"
+        "    BayesianRegression(prior=prior, alpha=0.1, draws=50, tune=50, chains=2).fit(X, y)\n"
+        "print(kernel.logp_cfunc.cache_hits, kernel.expand_cfunc.cache_hits)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    # the two C callbacks nutpie calls came from the disk cache (a compile leaves 0), and the
+    # fits at four widths and three priors compiled nothing else they could call
+    assert out.stdout.split() == ["1", "1"]
