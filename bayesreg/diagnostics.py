@@ -36,8 +36,16 @@ def summarize_posterior(posterior: xr.Dataset, map_values: dict, hdi_prob: float
         "ess_tail": lambda: az.ess(posterior, method="tail"),
         "r_hat": lambda: az.rhat(posterior),
     }
+    def quiet(job):
+        # r_hat and ESS of a constant (a known sigma) are undefined: NaN, without NumPy's
+        # warning; the error state is per thread, so it is set in the worker
+        def run():
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return job()
+        return run
+
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
-        done = {name: pool.submit(job) for name, job in jobs.items()}
+        done = {name: pool.submit(quiet(job)) for name, job in jobs.items()}
         results = {name: future.result() for name, future in done.items()}
     hdi = results.pop("hdi")
     stats = {

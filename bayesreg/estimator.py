@@ -181,39 +181,42 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
             gram = xty = None
         self._stats = (Xc, yc, gram, xty, float(yc @ yc))
         self._data = (X_arr, y_arr)
-        self._pen_scale = self._scales() if self.standardize else np.ones(p)
-        self.posterior_, self._exact, self.alpha_ = None, None, prior.alpha
-        self.diagnostics_ = None
-        timing = {"map_s": 0.0, "compile_s": 0.0, "sample_s": 0.0}
+        try:
+            self._pen_scale = self._scales() if self.standardize else np.ones(p)
+            self.posterior_, self._exact, self.alpha_ = None, None, prior.alpha
+            self.diagnostics_ = None
+            timing = {"map_s": 0.0, "compile_s": 0.0, "sample_s": 0.0}
 
-        t0 = time.perf_counter()
-        self._fit_map(prior)
-        timing["map_s"] = time.perf_counter() - t0
-        if method == "nuts":
             t0 = time.perf_counter()
-            trace, timing["compile_s"] = self._sample(prior, progress)
-            timing["sample_s"] = time.perf_counter() - t0 - timing["compile_s"]
-            self.posterior_ = self._to_original(trace)
-            del self._frame
-            if self.learn_alpha:
-                self.alpha_ = float(self.posterior_.posterior["alpha"].median())
+            self._fit_map(prior)
+            timing["map_s"] = time.perf_counter() - t0
+            if method == "nuts":
                 t0 = time.perf_counter()
-                self._fit_map(Prior(prior.name, self.alpha_, prior.l1_ratio))
-                timing["map_s"] += time.perf_counter() - t0
-        if method == "exact":
-            e = self._pen_scale
-            self._exact = ConjugateRidge.fit(Xc, yc, self._x_mean, self._y_mean, prior.alpha, e,
-                                             self.sigma, self.fit_intercept, gram, xty,
-                                             data=self._data)
-            self._check_noise_resolved()
-            self.posterior_ = self._exact_idata()
-        self._summary = self._build_summary()
-        if self.posterior_ is not None:
-            self.diagnostics_ = self._diagnostics(method)
-        timing["total_s"] = time.perf_counter() - start
-        self.timing_ = timing
-        del self._stats, self._data
-        self.__dict__.pop("_resid_cache", None)
+                trace, timing["compile_s"] = self._sample(prior, progress)
+                timing["sample_s"] = time.perf_counter() - t0 - timing["compile_s"]
+                self.posterior_ = self._to_original(trace)
+                del self._frame
+                if self.learn_alpha:
+                    self.alpha_ = float(self.posterior_.posterior["alpha"].median())
+                    t0 = time.perf_counter()
+                    self._fit_map(Prior(prior.name, self.alpha_, prior.l1_ratio))
+                    timing["map_s"] += time.perf_counter() - t0
+            if method == "exact":
+                e = self._pen_scale
+                self._exact = ConjugateRidge.fit(Xc, yc, self._x_mean, self._y_mean, prior.alpha, e,
+                                                 self.sigma, self.fit_intercept, gram, xty,
+                                                 data=self._data)
+                self._check_noise_resolved()
+                self.posterior_ = self._exact_idata()
+            self._summary = self._build_summary()
+            if self.posterior_ is not None:
+                self.diagnostics_ = self._diagnostics(method)
+            timing["total_s"] = time.perf_counter() - start
+            self.timing_ = timing
+        finally:
+            # the data and the sampler's frame are not kept, whether or not the fit succeeded
+            for name in ("_stats", "_data", "_resid_cache", "_frame"):
+                self.__dict__.pop(name, None)
         self.method_ = method
         return self
 

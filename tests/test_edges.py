@@ -80,3 +80,22 @@ def test_nuts_lasso_converges_when_the_data_fix_the_coefficients():
                              random_seed=1).fit(X, y)
     assert est.diagnostics_["max_r_hat"] <= 1.01 and est.diagnostics_["min_ess_bulk"] >= 400
     assert est.posterior_.sample_stats["n_steps"].values.mean() < 20
+
+
+def test_a_failed_fit_keeps_no_reference_to_the_data():
+    est = BayesianRegression(prior="ridge", alpha=0.0)
+    with pytest.raises(InputError):
+        est.fit(np.ones((5, 2)), np.arange(5.0), method="exact")     # improper: rank 1
+    assert not any(hasattr(est, name) for name in ("_data", "_stats", "_frame", "_resid_cache"))
+
+
+def test_known_sigma_summary_raises_no_numpy_warning(recwarn):
+    """r_hat of the constant sigma row is undefined (None), without a RuntimeWarning."""
+    import warnings
+
+    X, y = _noisy_by(0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        est = BayesianRegression(prior="lasso", alpha=0.01, sigma=0.5, draws=200, tune=200,
+                                 chains=2, random_seed=1).fit(X, y)
+    assert est.to_dict()["posterior"]["sigma"]["r_hat"] is None
