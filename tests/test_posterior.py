@@ -1,6 +1,6 @@
 """Posterior against the conjugate closed form and against Park & Casella (2008).
 
-Sampling tests are small and seeded; compiled models are shared through the core's cache.
+Sampling tests are small and seeded; one compiled sampler kernel serves them all.
 """
 
 import arviz as az
