@@ -51,6 +51,7 @@ __all__ = [
     "residual_stats",
     "sampler_frame",
     "smooth_transform",
+    "general_coefficients",
     "fold_ridge",
     "build_model",
     "natural_draws",
@@ -196,16 +197,37 @@ class Frame:
         return buf
 
 
-def smooth_transform(xi, K, delta):
+def smooth_transform(xi, K, delta, xp=np):
     """``w = T(xi)`` and ``T'(xi)`` for ``T'(xi) = 1 + K (1 - exp(-|xi| / delta))``.
 
     ``T''(0+-) = +-K / delta``: with ``K / delta`` the Laplace rate ``a``, the kink of
-    ``log T'`` cancels the kink of the prior's ``-a|w|``.
+    ``log T'`` cancels the kink of the prior's ``-a|w|``. ``xp`` is NumPy or
+    ``pytensor.tensor``, so the PyMC model and the mapping of draws share this one definition.
     """
-    u = np.abs(xi) / delta
-    decay = -np.expm1(-u)                         # 1 - exp(-u)
-    w = np.sign(xi) * (np.abs(xi) + K * delta * (u - decay))
+    u = xp.abs(xi) / delta
+    decay = -xp.expm1(-u)                         # 1 - exp(-u)
+    w = xp.sign(xi) * (xp.abs(xi) + K * delta * (u - decay))
     return w, 1.0 + K * decay
+
+
+def general_coefficients(frame, Wz, d_sig, d_alp, xp=np, jacobian=False):
+    """The general parametrization's coefficients ``w`` from ``W z`` (see :mod:`bayesreg.kernel`).
+
+    ``xi = xi* e^2 (sigma_hat / sigma)^2 + e W z`` and ``w = T(xi)`` (Laplace and mixed
+    priors) or ``w = xi``; ``d_sig`` and ``d_alp`` are log(sigma / sigma_hat) and
+    log(alpha / alpha_hat). With ``jacobian``, also the log-determinant of ``dw / d(W z)``.
+    ``xp`` is NumPy (draws) or ``pytensor.tensor`` (the PyMC model).
+    """
+    f = frame
+    t = d_alp - 2 * d_sig                                   # log(a / a_hat)
+    log_e = 0.5 * (np.log(f.h0 + f.c_lap + f.c_nor)
+                   - xp.log(f.h0 * xp.exp(-2 * d_sig) + f.c_lap * xp.exp(2 * t)
+                            + f.c_nor * xp.exp(t)))
+    xi = f.xi_star * xp.exp(2 * log_e - 2 * d_sig) + xp.exp(log_e) * Wz
+    if f.key.kind not in ("laplace", "mixed"):
+        return xi, (xp.sum(log_e) if jacobian else None)
+    w, t_prime = smooth_transform(xi, f.kslope * xp.exp(t), f.delta, xp)   # K = a delta
+    return w, (xp.sum(log_e) + xp.sum(xp.log(t_prime)) if jacobian else None)
 
 
 def _inverse_transform(w, K, delta):
@@ -390,7 +412,7 @@ def build_model(frame: Frame):
     Free variables: ``z`` (the whitened coefficients), ``u`` (log sigma's offset, learned
     sigma), ``v`` (the intercept's offset, with intercept) and ``alpha`` (Half-Cauchy, learned
     alpha; log-transformed by PyMC). With ``s = sigma / sigma_hat``, ``c = s c_scale v``;
-    ``w = m + s W z`` (linear) or ``w = T(e * (xi* + W z))`` (general; see
+    ``w = m + s W z`` (linear) or :func:`general_coefficients` of ``W z`` (general; see
     :mod:`bayesreg.kernel`). Each map's log-Jacobian is a ``Potential``. A flat prior on
     ``log sigma`` is exactly the Jeffreys prior p(sigma) ∝ 1/sigma.
     """
@@ -415,21 +437,7 @@ def build_model(frame: Frame):
                 pm.Potential("intercept_jacobian", d_sig)
         if f.general:
             d_alp = pt.log(alpha) - np.log(f.alpha) if key.learn_alpha else 0.0
-            t = d_alp - 2 * d_sig                       # log(a / a_hat)
-            log_e = 0.5 * (np.log(f.h0 + f.c_lap + f.c_nor)
-                           - pt.log(f.h0 * pt.exp(-2 * d_sig) + f.c_lap * pt.exp(2 * t)
-                                    + f.c_nor * pt.exp(t)))
-            xi = (f.xi_star * pt.exp(2 * log_e - 2 * d_sig)
-                  + pt.exp(log_e) * pt.dot(f.W, z))
-            log_jac = pt.sum(log_e)
-            if key.kind in ("laplace", "mixed"):
-                K = f.kslope * pt.exp(t)                # K = a delta: T''(0+-) = +-a
-                u = pt.abs(xi) / f.delta
-                decay = 1 - pt.exp(-u)
-                w = pt.sign(xi) * (pt.abs(xi) + K * f.delta * (u - decay))
-                log_jac = log_jac + pt.sum(pt.log(1 + K * decay))
-            else:
-                w = xi
+            w, log_jac = general_coefficients(f, pt.dot(f.W, z), d_sig, d_alp, pt, jacobian=True)
             pm.Potential("w_jacobian", log_jac)
             dw = w - f.m
             quad = quad + f.r0 + 2 * pt.dot(f.q, dw) + pt.dot(dw, pt.dot(f.M, dw))
@@ -470,24 +478,14 @@ def natural_draws(x, frame: Frame) -> dict:
     else:
         out["c"] = np.zeros(x.shape[:2])
     d_alp = np.zeros(x.shape[:2])
-    alpha = np.full(x.shape[:2], frame.alpha)
     if key.learn_alpha:
         d_alp = x[..., k]
-        alpha = frame.alpha * np.exp(d_alp)
-        out["alpha"] = alpha
+        out["alpha"] = frame.alpha * np.exp(d_alp)
     Wz = x[..., :p] @ frame.W.T
     if not frame.general:
         out["w"] = frame.m + s[..., None] * Wz
         return out
-    d_sig, t = d_sig[..., None], (d_alp - 2 * d_sig)[..., None]
-    log_e = 0.5 * (np.log(frame.h0 + frame.c_lap + frame.c_nor)
-                   - np.log(frame.h0 * np.exp(-2 * d_sig) + frame.c_lap * np.exp(2 * t)
-                            + frame.c_nor * np.exp(t)))
-    xi = frame.xi_star * np.exp(2 * log_e - 2 * d_sig) + np.exp(log_e) * Wz
-    if key.kind in ("laplace", "mixed"):
-        out["w"] = smooth_transform(xi, frame.kslope * np.exp(t), frame.delta)[0]
-    else:
-        out["w"] = xi
+    out["w"] = general_coefficients(frame, Wz, d_sig[..., None], d_alp[..., None])[0]
     return out
 
 
@@ -597,8 +595,7 @@ def _sample_polled(nutpie, model, kw, draws, tune, chains, progress, should_stop
             except TimeoutError:
                 pass
             if should_stop is not None and should_stop():
-                sampler.cancel()
-                raise Cancelled("sampling was cancelled")
+                raise Cancelled("sampling was cancelled")      # cancelled below
             now = time.perf_counter()
             if progress is not None and now >= next_report:
                 # inspect() copies the trace so far: spend at most a tenth of the time on it

@@ -61,6 +61,17 @@ def _pymc_logp_and_grad(model):
     return lambda point: fn(*[point[v.name] for v in values])
 
 
+def _assert_same_density(rng, a, b, points, scale=1.0):
+    """The kernel gives frames ``a`` and ``b`` the same log density and gradient."""
+    for _ in range(points):
+        x = rng.normal(0, scale, a.dim)
+        ga, gb = np.zeros(a.dim), np.zeros(b.dim)
+        va = kernel.logp_and_grad(x, a.to_buffer(), ga)
+        vb = kernel.logp_and_grad(x, b.to_buffer(), gb)
+        assert va == pytest.approx(vb, rel=1e-11)
+        np.testing.assert_allclose(ga, gb, rtol=1e-9, atol=1e-9)
+
+
 CASES = [(kind, fi, sk, la) for kind, fi, sk, la in itertools.product(
     ["flat", "normal", "laplace", "mixed"], [True, False], [True, False], [False, True])
     if not (la and kind == "flat")]
@@ -88,13 +99,7 @@ def test_folding_the_ridge_prior_keeps_the_density(rng):
     frame = _frame(rng, "normal", 5, True, False, False)
     folded = fold_ridge(frame)
     assert folded.folded and not frame.folded
-    for _ in range(5):
-        x = rng.normal(0, 1, frame.dim)
-        g1, g2 = np.zeros(frame.dim), np.zeros(frame.dim)
-        a = kernel.logp_and_grad(x, frame.to_buffer(), g1)
-        b = kernel.logp_and_grad(x, folded.to_buffer(), g2)
-        assert a == pytest.approx(b, rel=1e-11)
-        np.testing.assert_allclose(g1, g2, rtol=1e-9, atol=1e-9)
+    _assert_same_density(rng, frame, folded, points=5)
 
 
 def test_one_kernel_serves_every_width(rng):
@@ -177,13 +182,7 @@ def test_data_form_equals_gram_form_when_n_below_p(rng, kind, learn_alpha):
     H = U.T @ U + np.diag(f.c_lap + f.c_nor + 1e-6 * f.h0)
     np.testing.assert_allclose(f.W @ f.W.T @ H, np.eye(p), atol=1e-8)
     gram_form = dataclasses.replace(data_form, X=None, lowrank=None)
-    for _ in range(4):
-        x = rng.normal(0, 0.5, data_form.dim)
-        g1, g2 = np.zeros(data_form.dim), np.zeros(data_form.dim)
-        a = kernel.logp_and_grad(x, data_form.to_buffer(), g1)
-        b = kernel.logp_and_grad(x, gram_form.to_buffer(), g2)
-        assert a == pytest.approx(b, rel=1e-11)
-        np.testing.assert_allclose(g1, g2, rtol=1e-9, atol=1e-9)
+    _assert_same_density(rng, data_form, gram_form, points=4, scale=0.5)
 
 
 def test_a_fresh_process_loads_the_kernel_from_disk_and_compiles_no_width(tmp_path):
@@ -210,3 +209,17 @@ def test_a_fresh_process_loads_the_kernel_from_disk_and_compiles_no_width(tmp_pa
     # the two C callbacks nutpie calls came from the disk cache (a compile leaves 0), and the
     # fits at four widths and three priors compiled nothing else they could call
     assert out.stdout.split() == ["1", "1"]
+
+
+def test_should_stop_cancels_sampling_promptly(rng):
+    """should_stop() turning true mid-run cancels nutpie's sampler and raises Cancelled."""
+    import time
+
+    from bayesreg.model import Cancelled, sample_nutpie
+
+    frame = _frame(rng, "laplace", 40, True, False, False)
+    start = time.perf_counter()
+    with pytest.raises(Cancelled):
+        sample_nutpie(frame, draws=200_000, tune=1000, chains=2, seed=1,
+                      should_stop=lambda: time.perf_counter() - start > 0.5)
+    assert time.perf_counter() - start < 30     # 200,000 draws would take minutes
