@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
 
 import numpy as np
@@ -36,25 +38,33 @@ def _load(path, target):
     return frame.drop(columns=[target]), frame[target]
 
 
+@contextlib.contextmanager
 def _log_to(stream):
-    """Show the core's progress messages (e.g. a first compile) on ``stream``."""
-    import logging
-
+    """Show the core's progress messages (e.g. a first compile) on ``stream`` meanwhile."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("bayesreg: %(message)s"))
     logger = logging.getLogger("bayesreg")
+    level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    return handler
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def cmd_fit(args) -> int:
+    if args.quiet:
+        return _fit(args)
+    with _log_to(sys.stderr):
+        return _fit(args)
+
+
+def _fit(args) -> int:
     import pandas as pd
 
     from . import BayesianRegression, InputError
-
-    if not args.quiet:
-        _log_to(sys.stderr)
 
     X, y = _load(args.data, args.target)
     est = BayesianRegression(prior=args.prior, alpha=args.alpha, l1_ratio=args.l1_ratio,

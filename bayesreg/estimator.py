@@ -329,7 +329,8 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         rss = self._residuals()[0]
         n = y_arr.shape[0]
         # residual i carries about eps * (|y_i| + sum_j |x_ij w_j|) of rounding
-        level = np.finfo(float).eps * float(np.max(np.abs(y_arr) + np.abs(X_arr) @ np.abs(self.coef_)))
+        per_row = np.abs(y_arr) + np.abs(X_arr) @ np.abs(self.coef_)
+        level = np.finfo(float).eps * float(per_row.max())
         if np.sqrt(rss / n) < 1e3 * level:
             raise InputError("y", f"the residuals at the MAP (rms {np.sqrt(rss / n):.3g}) are at "
                                   f"the rounding level of the data ({level:.3g}): sigma cannot "
