@@ -151,11 +151,13 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         return prior, method
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y, method=None, feature_names=None, progress=None):
+    def fit(self, X, y, method=None, feature_names=None, progress=None, should_stop=None):
         """Fit the MAP and, unless ``method="map"``, the posterior. Returns ``self``.
 
         ``method``: "nuts" (sample the posterior), "map" (the MAP only) or "exact" (ridge's
         closed-form posterior). ``progress(done, total)`` is called while sampling.
+        ``should_stop()`` is polled while sampling (a few times a second); when it returns
+        true the sampler is cancelled and :class:`bayesreg.model.Cancelled` is raised.
         """
         start = time.perf_counter()
         prior, method = self._check_params(self.method if method is None else method)
@@ -192,7 +194,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
             timing["map_s"] = time.perf_counter() - t0
             if method == "nuts":
                 t0 = time.perf_counter()
-                trace, timing["compile_s"] = self._sample(prior, progress)
+                trace, timing["compile_s"] = self._sample(prior, progress, should_stop)
                 timing["sample_s"] = time.perf_counter() - t0 - timing["compile_s"]
                 self.posterior_ = self._to_original(trace)
                 del self._frame
@@ -287,7 +289,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         return float(np.exp(res.x))
 
     # ------------------------------------------------------------------ posterior
-    def _sample(self, prior, progress):
+    def _sample(self, prior, progress, should_stop=None):
         Xc, yc, gram, xty, yty = self._stats
         n, p = yc.shape[0], self.n_features_in_
         y_scale = float(np.sqrt(yty / n)) or 1.0
@@ -319,7 +321,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         if self.sampler == "pymc":
             return sample_pymc(frame, **kw), 0.0
         compile_s = load_kernel()
-        return sample_nutpie(frame, progress=progress, **kw), compile_s
+        return sample_nutpie(frame, progress=progress, should_stop=should_stop, **kw), compile_s
 
     def _check_noise_resolved(self):
         """Refuse to learn sigma where the residuals are rounding error, not noise."""

@@ -33,8 +33,10 @@ def create_app(config=None):
     if app.config["START_POOL"]:
         from .pool import Supervisor
 
-        pool = Supervisor(app.config["DATA_DIR"], app.config["WORKERS"],
-                          app.config["POLL_INTERVAL"]).start()
+        cfg = app.config
+        pool = Supervisor(cfg["DATA_DIR"], cfg["WORKERS"], cfg["POLL_INTERVAL"],
+                          cfg["FIT_TIME_LIMIT"], cfg["STALL_TIMEOUT"], cfg["CANCEL_GRACE"],
+                          cfg["ORPHAN_GRACE"]).start()
         app.extensions["bayesreg.pool"] = pool
         atexit.register(pool.stop)
     return app

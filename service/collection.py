@@ -7,7 +7,7 @@ from flask import current_app, request
 
 from . import jobs, schemas, validation
 from .errors import Problem, invalid
-from .store import QueueFull, is_fit_id
+from .store import DONE, QueueFull, is_fit_id
 
 
 def store():
@@ -36,8 +36,11 @@ def enqueue(fit_id, method, options, names, total, kind):
     try:
         st.insert(fit_id, "queued", method, options, names, total, max_queue=cfg["MAX_QUEUE"],
                   kind=kind)
-    except QueueFull as full:
-        jobs.discard(st, fit_id)
+    except BaseException as exc:
+        jobs.discard(st, fit_id)  # its data was written: nothing stays without its row
+        if not isinstance(exc, QueueFull):
+            raise
+        full = exc
         retry = cfg["RETRY_AFTER"]
         detail = (f"the fit queue is full ({full.args[0]} of BAYESREG_MAX_QUEUE={cfg['MAX_QUEUE']}); "
                   f"retry in {retry} s")
@@ -51,7 +54,7 @@ def settle(fit_id, wait):
     row = st.get(fit_id)
     if wait:
         deadline = time.monotonic() + float(cfg["WAIT_TIMEOUT"])
-        while row["status"] in ("queued", "running") and time.monotonic() < deadline:
+        while row is not None and row["status"] not in DONE and time.monotonic() < deadline:
             time.sleep(cfg["POLL_INTERVAL"])
             row = st.get(fit_id)
     return row
@@ -89,11 +92,19 @@ def add_routes(bp, kind, prefix, resource, noun):
 
     @bp.delete("/<fit_id>")
     def delete(fit_id):
+        """Delete a fit; a running one is cancelled first (202), and a second DELETE of the
+        cancelled fit removes it."""
         row_or_404(fit_id)
-        if not store().delete(fit_id):
-            detail = "fit is running; delete it once it has finished"
-            raise Problem(409, detail, [{"field": "status", "message": detail}])
-        return "", 204
+        st = store()
+        if st.delete(fit_id):
+            return "", 204
+        if st.request_cancel(fit_id):
+            return resource(st.get(fit_id)), 202, {"Location": f"{prefix}/{fit_id}"}
+        if st.delete(fit_id):  # it ended between the two calls
+            return "", 204
+        row_or_404(fit_id)  # deleted by another request meanwhile: 404
+        raise Problem(409, "fit changed state during DELETE; retry",
+                      [{"field": "status", "message": "fit changed state during DELETE; retry"}])
 
     @bp.get("/<fit_id>/data")
     def data(fit_id):

@@ -45,4 +45,23 @@ DEFAULTS = {
     "HEARTBEAT_TIMEOUT": 3.0,
     "PAGE_LIMIT": 20,
     "MAX_PAGE_LIMIT": 200,
+    # -- Faults and time (service/pool.py, service/front.py) -----------------
+    # Longest a queued fit (nuts or dropout) may run once claimed, in seconds; past it the
+    # worker stops it and it fails with a reason naming this limit.
+    "FIT_TIME_LIMIT": 3600.0,
+    # A sampler whose heartbeat is older than this (stopped, hung) is killed and replaced.
+    "STALL_TIMEOUT": 60.0,
+    # Seconds a worker has to stop a fit cancelled by DELETE (or past its time limit)
+    # before the watchdog kills it.
+    "CANCEL_GRACE": 10.0,
+    # Fit directories with no database row (left by a failed request) older than this
+    # many seconds are removed by the pool.
+    "ORPHAN_GRACE": 900.0,
+    # The buffering front: the request head must arrive within HEADER_TIMEOUT seconds and
+    # the body within BODY_TIMEOUT; at most MAX_CONNECTIONS open connections and
+    # MAX_BUFFERED bytes of request bodies held at once (503 + Retry-After above).
+    "FRONT_HEADER_TIMEOUT": 10.0,
+    "FRONT_BODY_TIMEOUT": 60.0,
+    "FRONT_MAX_CONNECTIONS": 1024,
+    "FRONT_MAX_BUFFERED": 512 * 1024 * 1024,
 }

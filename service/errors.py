@@ -5,6 +5,8 @@ from http import HTTPStatus
 from flask import Flask, current_app, json
 from werkzeug.exceptions import HTTPException
 
+from .store import storage_error
+
 PROBLEM_MIME = "application/problem+json"
 
 
@@ -67,6 +69,16 @@ def register(app: Flask):
     app.register_error_handler(HTTPException, lambda exc: problem_response(_from_http(exc)))
 
     def internal(exc):
+        fault = storage_error(exc)
+        if fault is not None:
+            # A full or read-only disk is the server's state, not a bug: say so, and that
+            # DELETE frees space.
+            app.logger.warning("storage: %s", fault.detail)
+            status = 507 if fault.full else 503
+            detail = (f"the server cannot store data now ({fault.detail}); nothing of this "
+                      f"request was kept. DELETE unneeded fits to free space, or retry later")
+            return problem_response(Problem(status, detail, [{"field": "storage", "message": detail}],
+                                            headers={"Retry-After": str(app.config["RETRY_AFTER"])}))
         # The traceback goes to the log, never to the client.
         app.logger.exception("unhandled error", exc_info=exc)
         detail = "internal error; the server log has the details"

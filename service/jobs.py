@@ -2,10 +2,14 @@
 (map, exact) and by the sampling processes (nuts) alike."""
 
 import functools
+import hashlib
+import itertools
 import json
+import logging
 import math
 import os
 import shutil
+import sqlite3
 import threading
 import time
 
@@ -14,6 +18,13 @@ import numpy as np
 # Imported with the app, not on the first request: importing PyMC takes seconds,
 # which would stall whichever request reached each HTTP worker first.
 from bayesreg import BayesianRegression, MCDropoutRegressor
+from bayesreg.model import Cancelled
+
+from .store import CANCELLED_RUNNING, storage_error
+
+log = logging.getLogger(__name__)
+DATA_FILE = "data.npz"
+MODEL_FILE = "model.nc"
 
 ESTIMATOR_OPTIONS = ("prior", "alpha", "l1_ratio", "sigma", "fit_intercept", "standardize",
                      "learn_alpha", "draws", "tune", "chains", "hdi_prob")
@@ -38,9 +49,14 @@ def estimator(options):
 
 
 def save_data(store, fit_id, X, y, feature_names):
+    """Write a fit's data; on failure (a full disk) nothing of it stays behind."""
     os.makedirs(store.fit_dir(fit_id), exist_ok=True)
-    np.savez(store.path(fit_id, "data.npz"), X=np.asarray(X, dtype=float),
-             y=np.asarray(y, dtype=float), feature_names=np.asarray(feature_names, dtype=str))
+    try:
+        np.savez(store.path(fit_id, DATA_FILE), X=np.asarray(X, dtype=float),
+                 y=np.asarray(y, dtype=float), feature_names=np.asarray(feature_names, dtype=str))
+    except BaseException:
+        discard(store, fit_id)
+        raise
 
 
 def discard(store, fit_id):
@@ -49,21 +65,30 @@ def discard(store, fit_id):
 
 
 def load_data(store, fit_id):
-    with np.load(store.path(fit_id, "data.npz")) as data:
+    with np.load(store.path(fit_id, DATA_FILE)) as data:
         return data["X"], data["y"], [str(n) for n in data["feature_names"]]
 
 
-def fit(store, fit_id, options, X, y, feature_names, progress=None):
+def fit(store, fit_id, options, X, y, feature_names, progress=None, should_stop=None):
     """Fit and write the model file; returns the core's ``to_dict()``.
 
-    The core's ``InputError`` propagates so the caller can name the field.
+    The core's ``InputError`` propagates so the caller can name the field, and its
+    ``Cancelled`` when ``should_stop()`` turned true while sampling.
     """
     est = estimator(options)
     est.fit(X, y, method=options.get("method", "nuts"), feature_names=feature_names,
-            progress=progress)
+            progress=progress, should_stop=should_stop)
     # The core's save() holds posterior + MAP + parameters: enough to predict,
     # summarize and plot after a restart; with a posterior it is plain ArviZ netCDF.
-    est.save(store.path(fit_id, "model.nc"))
+    path = store.path(fit_id, MODEL_FILE)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        est.save(tmp)
+        os.replace(tmp, path)  # a reader never sees half a model
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     return jsonable(est.to_dict())
 
 
@@ -123,35 +148,160 @@ def error_of(exc):
     return {"message": message, "field": field}
 
 
-def run_claimed(store, fit_id, pid):
+class Stopped(Exception):
+    """A fit stopped by its DELETE or its time limit: ``status`` and ``message`` say which."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class Watch:
+    """What stops a running fit: a DELETE (polled in the database at most every
+    ``every`` seconds) or the time limit. ``check()`` raises :class:`Stopped`."""
+
+    def __init__(self, store, fit_id, time_limit=None, every=0.5):
+        self.store, self.fit_id, self.limit, self.every = store, fit_id, time_limit, every
+        self.start = time.monotonic()
+        self._next = 0.0
+        self.reason = None
+
+    def stopped(self):
+        """True once the fit must stop; ``reason`` then holds the :class:`Stopped`."""
+        if self.reason is not None:
+            return True
+        now = time.monotonic()
+        if self.limit and now - self.start > self.limit:
+            self.reason = Stopped("failed", f"the fit ran past its time limit of {self.limit:g} s "
+                                            f"(BAYESREG_FIT_TIME_LIMIT) and was stopped")
+        elif now >= self._next:
+            self._next = now + self.every
+            try:
+                asked = self.store.cancel_requested(self.fit_id)
+            except Exception:  # the database is unavailable: keep going, ask again later
+                asked = False
+            if asked:
+                self.reason = Stopped("cancelled", CANCELLED_RUNNING["message"])
+        return self.reason is not None
+
+    def check(self):
+        if self.stopped():
+            raise self.reason
+
+
+def persist(call, *args, what="write", **kwargs):
+    """Call a database write until it succeeds, backing off while the disk is full.
+
+    A finished fit's outcome is not dropped because the disk filled up meanwhile: the
+    worker keeps retrying (its heartbeat goes on, so the watchdog leaves it alone).
+    """
+    from .pool import backoff
+
+    for attempt in itertools.count():
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:
+            if storage_error(exc) is None and not isinstance(exc, sqlite3.Error):
+                raise
+            if attempt == 0:
+                log.warning("%s not recorded (%s); retrying until the disk accepts it", what, exc)
+            time.sleep(backoff(attempt))
+
+
+def run_claimed(store, fit_id, pid, time_limit=None):
     """Run a fit this process claimed from the queue and record the outcome."""
-    row = store.get(fit_id)
+    row = persist(store.get, fit_id, what="claimed fit")
     if row is None:
         return
     options = json.loads(row["request"])
     kind = row["kind"]
+    watch = Watch(store, fit_id, time_limit)
     last = [0.0]
 
     def progress(done, total):
         # Throttled: a DB write per nutpie tick would cost more than the sampling.
+        watch.check()  # MC-dropout training has no should_stop: stop it from here
         now = time.monotonic()
         if now - last[0] >= 0.2 or done >= total:
             last[0] = now
-            store.progress(fit_id, int(done))
+            try:
+                store.progress(fit_id, int(done))
+            except Exception:  # progress is advisory; a full disk must not fail the fit
+                pass
 
+    checksums = None
     try:
         X, y, names = load_data(store, fit_id)
         if kind == "mc_dropout":
             result = fit_dropout(store, fit_id, options, X, y, progress)
+            files = (DATA_FILE, DROPOUT_MODEL)
         else:
-            result = fit(store, fit_id, options, X, y, names, progress)
-    except Exception as exc:  # any failure belongs to this fit, not to the worker
-        store.finish(fit_id, "failed", error=error_of(exc), pid=pid)
+            result = fit(store, fit_id, options, X, y, names, progress, watch.stopped)
+            files = (DATA_FILE, MODEL_FILE)
+        checksums = file_checksums(store, fit_id, files)
+    except (Stopped, Cancelled) as exc:
+        stop = watch.reason or Stopped("cancelled", str(exc))
+        persist(store.finish, fit_id, stop.status, error={"message": stop.message, "field": None},
+                pid=pid, what="stopped fit")
         return
-    if not store.finish(fit_id, "succeeded", result=result, pid=pid, draws_done=row["draws_total"]):
+    except Exception as exc:  # any failure belongs to this fit, not to the worker
+        persist(store.finish, fit_id, "failed", error=error_of(exc), pid=pid, what="failed fit")
+        return
+    if not persist(store.finish, fit_id, "succeeded", result=result, pid=pid,
+                   draws_done=row["draws_total"], checksums=checksums, what="result"):
         # Deleted or failed by the watchdog meanwhile: keep nothing half-owned.
         if store.get(fit_id) is None:
             discard(store, fit_id)
+
+
+def file_checksums(store, fit_id, names):
+    """SHA-256 of each stored file of a fit, recorded with its outcome."""
+    return {name: sha256_file(store.path(fit_id, name)) for name in names}
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_verified = {}
+_verified_lock = threading.Lock()
+
+
+def damaged_files(store, row):
+    """Names of a finished fit's files that are missing or fail their checksum.
+
+    Each file is hashed once per process and version (its size and mtime): a file that
+    changes on disk is hashed again. Fits stored before checksums existed are not checked.
+    """
+    if not row["checksums"]:
+        return []
+    bad = []
+    for name, digest in json.loads(row["checksums"]).items():
+        path = store.path(row["id"], name)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            bad.append(name)
+            continue
+        key = (path, st.st_size, st.st_mtime_ns)
+        with _verified_lock:
+            known = _verified.get(key)
+        if known is None:
+            try:
+                known = sha256_file(path) == digest
+            except FileNotFoundError:
+                known = False
+            with _verified_lock:
+                if len(_verified) > 4096:
+                    _verified.clear()
+                _verified[key] = known
+        if not known:
+            bad.append(name)
+    return bad
 
 
 @functools.lru_cache(maxsize=32)

@@ -28,14 +28,24 @@ def health():
     workers = [{"pid": w["pid"], "fit_id": w["fit_id"], "heartbeat_age_s": round(now - w["heartbeat"], 3)}
                for w in store.workers()]
     alive = sum(w["heartbeat_age_s"] <= timeout for w in workers)
+    pool = store.pool()
+    supervisor = None
+    if pool is not None:
+        age = round(now - pool["heartbeat"], 3)
+        supervisor = {"pid": pool["pid"], "alive": age <= timeout, "heartbeat_age_s": age,
+                      "started_at": pool["started_at"], "restarts": pool["restarts"],
+                      "last_exit": pool["last_exit"]}
     return {
         # Degraded, not down: map and exact fits still work without sampling workers.
-        "status": "ok" if alive else "degraded",
+        "status": "ok" if alive and (supervisor or {}).get("alive") else "degraded",
         "version": _version(),
         "queue_depth": counts.get("queued", 0),
         "running": counts.get("running", 0),
         "workers_alive": alive,
         "workers": workers,
+        # The process that watches the samplers; a replaced one counts a restart and
+        # says how its predecessor ended.
+        "supervisor": supervisor,
     }
 
 

@@ -58,9 +58,12 @@ class Server:
         def ready():
             assert self.proc.poll() is None, f"server exited with {self.proc.returncode}"
             try:
-                health = requests.get(self.url("/health"), timeout=2).json()
+                reply = requests.get(self.url("/health"), timeout=2)
             except requests.RequestException:
                 return None
+            if reply.status_code != 200:  # the front answers 503 until gunicorn listens
+                return None
+            health = reply.json()
             # Rows of the previous run's workers linger until the new pool replaces them.
             pids = {w["pid"] for w in health["workers"]}
             fresh = len(pids) >= self.workers and not pids & self.pids
