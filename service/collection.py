@@ -1,6 +1,8 @@
 """What /v1/fits and /v1/dropout/fits share: the queue, the bounded wait, and the routes
 list, show, delete and data. Each blueprint brings its fit kind, its path and its resource."""
 
+import contextlib
+import json
 import time
 
 from flask import current_app, request
@@ -27,6 +29,8 @@ def require_succeeded(row):
     """409 unless the fit has finished successfully."""
     if row["status"] != "succeeded":
         detail = f"fit {row['id']} is {row['status']}, not succeeded"
+        if row["error"]:
+            detail += f": {json.loads(row['error'])['message']}"
         raise Problem(409, detail, [{"field": "status", "message": detail}])
 
 
@@ -60,6 +64,35 @@ def settle(fit_id, wait):
     return row
 
 
+DAMAGED = ("the stored files of this fit are damaged ({names} missing or failing their SHA-256 "
+           "checksum); it cannot be served: delete it and fit again")
+
+
+def intact(row):
+    """The row, or, if a succeeded fit's files no longer match their checksums, the row
+    after marking the fit failed with the names of the damaged files."""
+    if row["status"] != "succeeded" or not row["checksums"]:
+        return row
+    bad = jobs.damaged_files(store(), row)
+    if not bad:
+        return row
+    current_app.logger.error("fit %s: damaged files %s", row["id"], bad)
+    store().mark_damaged(row["id"], DAMAGED.format(names=", ".join(bad)))
+    return store().get(row["id"]) or row
+
+
+@contextlib.contextmanager
+def reading(fit_id, noun="fit"):
+    """Reads of a fit's files: if the fit was deleted meanwhile, the answer is its 404."""
+    try:
+        yield
+    except Exception:
+        if store().get(fit_id) is None:
+            detail = f"no {noun} with id {fit_id!r} (it was deleted)"
+            raise Problem(404, detail, [{"field": "id", "message": detail}]) from None
+        raise
+
+
 def add_routes(bp, kind, prefix, resource, noun):
     """Register GET list, GET one, DELETE and GET data on ``bp``; returns ``row_or_404``."""
 
@@ -68,7 +101,7 @@ def add_routes(bp, kind, prefix, resource, noun):
         if row is None:
             detail = f"no {noun} with id {fit_id!r}"
             raise Problem(404, detail, [{"field": "id", "message": detail}])
-        return row
+        return intact(row)
 
     @bp.get("")
     def index():
@@ -108,8 +141,11 @@ def add_routes(bp, kind, prefix, resource, noun):
 
     @bp.get("/<fit_id>/data")
     def data(fit_id):
-        row_or_404(fit_id)
-        X, y, names = jobs.load_data(store(), fit_id)
+        row = row_or_404(fit_id)
+        if row["checksums"] and jobs.DATA_FILE in jobs.damaged_files(store(), row):
+            require_succeeded(row)  # failed as damaged: the message names the file
+        with reading(fit_id, noun):
+            X, y, names = jobs.load_data(store(), fit_id)
         return {"X": X.tolist(), "y": y.tolist(), "feature_names": names}
 
     return row_or_404

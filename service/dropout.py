@@ -12,8 +12,9 @@ import uuid
 from flask import Blueprint, current_app, request
 
 from . import jobs, schemas, validation
-from .collection import add_routes, enqueue, require_succeeded, settle, store
+from .collection import add_routes, enqueue, reading, require_succeeded, settle, store
 from .fits import _dataset
+from .store import DONE
 
 KIND = "mc_dropout"
 bp = Blueprint("dropout", __name__, url_prefix="/v1/dropout/fits")
@@ -34,6 +35,8 @@ def resource(row):
         "feature_names": json.loads(row["feature_names"]),
         # Reported by the worker after every epoch (throttled to one DB write per 0.2 s).
         "progress": {"epochs_done": row["draws_done"], "epochs_total": row["draws_total"]},
+        # A DELETE asked this running fit to stop; it ends as "cancelled".
+        "cancel_requested": row["cancel_requested"] is not None,
         "result": result,
         "timing": timing,
         "error": json.loads(row["error"]) if row["error"] else None,
@@ -70,7 +73,7 @@ def create():
     jobs.save_data(st, fit_id, X, y, names)
     enqueue(fit_id, KIND, options, names, int(options.get("epochs", 400)), KIND)
     row = settle(fit_id, wait)
-    done = row["status"] in ("succeeded", "failed")
+    done = row["status"] in DONE
     return resource(row), 201 if done else 202, {"Location": f"/v1/dropout/fits/{fit_id}"}
 
 
@@ -80,7 +83,8 @@ def predict(fit_id):
     body = validation.parse_json(request, cfg["MAX_JSON_DEPTH"])
     validation.check(schemas.dropout_predict_request(cfg), body)
     require_succeeded(_row_or_404(fit_id))
-    est = jobs.load_dropout(store(), fit_id)
+    with reading(fit_id, "MC-dropout fit"):
+        est = jobs.load_dropout(store(), fit_id)
     X = validation.check_dropout_predict(body, est.n_features_in_, est.mc_samples, cfg)
     prob = body.get("prob", 0.95)
     with jobs.DROPOUT_LOCK:

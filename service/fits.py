@@ -10,7 +10,8 @@ from flask import Blueprint, current_app, request, send_file
 
 from . import jobs, schemas, validation
 from .errors import Problem, invalid
-from .collection import add_routes, enqueue, require_succeeded, settle, store
+from .collection import add_routes, enqueue, reading, require_succeeded, settle, store
+from .store import DONE, storage_error
 
 KIND = "regression"
 bp = Blueprint("fits", __name__, url_prefix="/v1/fits")
@@ -38,6 +39,8 @@ def resource(row):
         "timing": result.get("timing"),
         "error": json.loads(row["error"]) if row["error"] else None,
         "progress": {"draws_done": row["draws_done"], "draws_total": row["draws_total"]},
+        # A DELETE asked this running fit to stop; it ends as "cancelled".
+        "cancel_requested": row["cancel_requested"] is not None,
         "worker_pid": row["worker_pid"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
@@ -102,14 +105,16 @@ def create():
     total = options.get("chains", 4) * (options.get("draws", 1000) + options.get("tune", 1000))
     enqueue(fit_id, "nuts", options, names, total, KIND)
     row = settle(fit_id, wait)
-    done = row["status"] in ("succeeded", "failed")
+    done = row["status"] in DONE
     return resource(row), 201 if done else 202, {"Location": f"/v1/fits/{fit_id}"}
 
 
 def _create_sync(st, fit_id, options, X, y, names):
     # map and exact are closed-form or convex optimisation: safe and quick in the request thread.
+    checksums = None
     try:
         result = jobs.fit(st, fit_id, options, X, y, names)
+        checksums = jobs.file_checksums(st, fit_id, (jobs.DATA_FILE, jobs.MODEL_FILE))
         status, error = "succeeded", None
     except ValueError as exc:
         if getattr(exc, "field", None) is not None:
@@ -119,8 +124,16 @@ def _create_sync(st, fit_id, options, X, y, names):
             raise invalid(field, exc.message) from None
         result, status, error = None, "failed", jobs.error_of(exc)
     except Exception as exc:  # a numerical failure is the fit's outcome, kept and reported
+        if storage_error(exc) is not None:  # the disk's fault, not the fit's: 507/503
+            jobs.discard(st, fit_id)
+            raise
         result, status, error = None, "failed", jobs.error_of(exc)
-    st.insert(fit_id, status, options["method"], options, names, 0, result=result, error=error)
+    try:
+        st.insert(fit_id, status, options["method"], options, names, 0, result=result,
+                  error=error, checksums=checksums)
+    except BaseException:
+        jobs.discard(st, fit_id)  # nothing stays on disk without its row
+        raise
     return resource(st.get(fit_id)), 201, {"Location": f"/v1/fits/{fit_id}"}
 
 
@@ -131,7 +144,8 @@ def predict(fit_id):
     validation.check(schemas.predict_request(cfg), body)
     row = _row_or_404(fit_id)
     _succeeded(row)
-    est = jobs.load_estimator(store(), fit_id)
+    with reading(fit_id):
+        est = jobs.load_estimator(store(), fit_id)
     X = validation.check_predict(body, len(est.feature_names_))
     out = {"fit_id": fit_id, "map": est.predict(X).tolist(), "posterior": None,
            "hdi_prob": None}
@@ -148,8 +162,9 @@ def predict(fit_id):
 def posterior(fit_id):
     row = _row_or_404(fit_id)
     _succeeded(row, need_posterior=True)
-    return send_file(store().path(fit_id, "model.nc"), mimetype="application/x-netcdf",
-                     as_attachment=True, download_name=f"{fit_id}.nc")
+    with reading(fit_id):
+        return send_file(store().path(fit_id, jobs.MODEL_FILE), mimetype="application/x-netcdf",
+                         as_attachment=True, download_name=f"{fit_id}.nc")
 
 
 @bp.get("/<fit_id>/plot.png")
@@ -157,13 +172,22 @@ def plot(fit_id):
     row = _row_or_404(fit_id)
     _succeeded(row, need_posterior=True)
     path = store().path(fit_id, "plot.png")
-    if not os.path.exists(path):
-        from .plot import forest_png
+    with reading(fit_id):
+        if not os.path.exists(path):
+            from .plot import forest_png
 
-        est = jobs.load_estimator(store(), fit_id)
-        png = forest_png(est.summary(), est.feature_names_, est.hdi_prob)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(png)
-        os.replace(tmp, path)  # atomic, so concurrent requests never read half a file
-    return send_file(path, mimetype="image/png")
+            est = jobs.load_estimator(store(), fit_id)
+            png = forest_png(est.summary(), est.feature_names_, est.hdi_prob)
+            tmp = f"{path}.{uuid.uuid4().hex}.tmp"  # one per request: threads share a pid
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(png)
+                os.replace(tmp, path)  # atomic, so concurrent requests never read half a file
+            except OSError as exc:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+                if storage_error(exc) is None:
+                    raise
+                # no room to cache it: serve it anyway
+                return current_app.response_class(png, mimetype="image/png")
+        return send_file(path, mimetype="image/png")

@@ -162,6 +162,7 @@ class Watch:
 
     def __init__(self, store, fit_id, time_limit=None, every=0.5):
         self.store, self.fit_id, self.limit, self.every = store, fit_id, time_limit, every
+        self.name = "BAYESREG_FIT_TIME_LIMIT"
         self.start = time.monotonic()
         self._next = 0.0
         self.reason = None
@@ -173,7 +174,7 @@ class Watch:
         now = time.monotonic()
         if self.limit and now - self.start > self.limit:
             self.reason = Stopped("failed", f"the fit ran past its time limit of {self.limit:g} s "
-                                            f"(BAYESREG_FIT_TIME_LIMIT) and was stopped")
+                                            f"({self.name}) and was stopped")
         elif now >= self._next:
             self._next = now + self.every
             try:
@@ -215,7 +216,11 @@ def run_claimed(store, fit_id, pid, time_limit=None):
         return
     options = json.loads(row["request"])
     kind = row["kind"]
-    watch = Watch(store, fit_id, time_limit)
+    from .pool import fit_time_limit
+
+    watch = Watch(store, fit_id, fit_time_limit(options, time_limit))
+    if options.get("time_limit") is not None and watch.limit == options["time_limit"]:
+        watch.name = "the request's time_limit"
     last = [0.0]
 
     def progress(done, total):

@@ -39,7 +39,10 @@ def _errors(*codes):
             409: "The fit has not succeeded, or has no posterior.",
             413: "Body or problem size above a cap.", 415: "Unsupported Content-Type.",
             422: "The request violates the schema or a semantic rule; errors[] names the fields.",
-            503: "The fit queue is full; see Retry-After."}
+            503: "The fit queue is full, the disk is read-only, or the HTTP workers are "
+                 "restarting; see Retry-After.",
+            507: "The disk is full: nothing of the request was stored. DELETE works and frees "
+                 "space."}
     return {str(code): _problem(text[code]) for code in codes}
 
 
@@ -66,7 +69,7 @@ def document(cfg, version):
                     "responses": {
                         "201": _json("Fit", "Finished fit (map, exact, or nuts with wait).", _LOCATION),
                         "202": _json("Fit", "NUTS fit queued; poll Location.", _LOCATION),
-                        **_errors(400, 413, 415, 422, 503)}},
+                        **_errors(400, 413, 415, 422, 503, 507)}},
                 "get": {
                     "summary": "List fits, newest first.",
                     "operationId": "listFits",
@@ -77,9 +80,13 @@ def document(cfg, version):
                 "get": {"summary": "One fit, with progress while it samples.",
                         "operationId": "getFit",
                         "responses": {"200": _json("Fit", "The fit."), **_errors(404)}},
-                "delete": {"summary": "Delete a fit and its files.",
+                "delete": {"summary": "Delete a fit and its files; a running fit is cancelled.",
                            "operationId": "deleteFit",
-                           "responses": {"204": {"description": "Deleted."}, **_errors(404, 409)}}},
+                           "responses": {"204": {"description": "Deleted."},
+                                         "202": _json("Fit", "The fit is running: it is asked to "
+                                                      "stop and ends as cancelled; DELETE it "
+                                                      "again to remove it."),
+                                         **_errors(404, 409)}}},
             "/v1/fits/{fit_id}/data": {
                 "parameters": [_ID],
                 "get": {"summary": "The data the fit was made from.", "operationId": "getFitData",
@@ -117,7 +124,7 @@ def document(cfg, version):
                         "201": _json("DropoutFit", "Finished fit (with wait).", _DROPOUT_LOCATION),
                         "202": _json("DropoutFit", "Training queued; poll Location.",
                                      _DROPOUT_LOCATION),
-                        **_errors(400, 413, 415, 422, 503)}},
+                        **_errors(400, 413, 415, 422, 503, 507)}},
                 "get": {
                     "summary": "List MC-dropout fits, newest first.",
                     "operationId": "listDropoutFits",
@@ -129,9 +136,14 @@ def document(cfg, version):
                 "get": {"summary": "One MC-dropout fit, with epochs done while it trains.",
                         "operationId": "getDropoutFit",
                         "responses": {"200": _json("DropoutFit", "The fit."), **_errors(404)}},
-                "delete": {"summary": "Delete an MC-dropout fit and its files.",
+                "delete": {"summary": "Delete an MC-dropout fit and its files; a running one is "
+                                      "cancelled.",
                            "operationId": "deleteDropoutFit",
-                           "responses": {"204": {"description": "Deleted."}, **_errors(404, 409)}}},
+                           "responses": {"204": {"description": "Deleted."},
+                                         "202": _json("DropoutFit", "Training is running: it is "
+                                                      "asked to stop and ends as cancelled; "
+                                                      "DELETE it again to remove it."),
+                                         **_errors(404, 409)}}},
             "/v1/dropout/fits/{fit_id}/data": {
                 "parameters": [_ID],
                 "get": {"summary": "The data the network was trained on.",

@@ -26,6 +26,7 @@ Run it alone with ``python -m service.pool --data-dir DIR --workers N``.
 
 import argparse
 import fcntl
+import json
 import logging
 import multiprocessing
 import os
@@ -37,6 +38,12 @@ import time
 
 from .store import Store, is_fit_id
 
+
+def fit_time_limit(options, server_limit):
+    """Seconds a fit may run: its request's ``time_limit``, at most the server's."""
+    limits = [t for t in (options.get("time_limit"), server_limit) if t]
+    return min(limits) if limits else None
+
 log = logging.getLogger(__name__)
 
 DIED = "worker process {pid} died with {how} while running this fit; the server kept running"
@@ -44,8 +51,9 @@ STOPPED = ("the server stopped while this fit was running (worker pid {pid}); "
            "submit it again")
 STALLED = ("worker process {pid} stopped responding for {seconds:.0f} s "
            "(BAYESREG_STALL_TIMEOUT) while running this fit and was killed; the server kept running")
-OVERTIME = ("the fit ran past its time limit of {limit:g} s (BAYESREG_FIT_TIME_LIMIT) and its "
-            "worker did not stop it within {grace:g} s, so the worker was killed")
+OVERTIME = ("the fit ran past its time limit of {limit:g} s (time_limit, at most "
+            "BAYESREG_FIT_TIME_LIMIT) and its worker did not stop it within {grace:g} s, so the "
+            "worker was killed")
 GONE = "worker process {pid} of a previous pool is gone while running this fit"
 
 
@@ -56,6 +64,11 @@ def describe_exit(code):
         except ValueError:
             name = "unknown signal"
         return f"signal {-code} ({name})"
+    if 128 < code < 128 + 65:  # the shell's convention for a handled signal
+        try:
+            return f"exit code {code} (after {signal.Signals(code - 128).name})"
+        except ValueError:
+            pass
     return f"exit code {code}"
 
 
@@ -343,7 +356,7 @@ class Supervisor:
                 continue
             if row["cancel_requested"] is not None and now - row["cancel_requested"] > self.cancel_grace:
                 self._kill(pid, "cancelled")
-            limit = self.fit_time_limit
+            limit = fit_time_limit(json.loads(row["request"]), self.fit_time_limit)
             if limit and row["started"] and now - row["started"] > limit + self.cancel_grace:
                 self._kill(pid, OVERTIME.format(limit=limit, grace=self.cancel_grace))
         for w in store.workers():
@@ -415,15 +428,20 @@ def main(argv=None):
     supervisor = Supervisor(args.data_dir, args.workers, args.poll, args.fit_time_limit,
                             args.stall_timeout, args.cancel_grace, args.orphan_grace,
                             args.restarts, args.last_exit).start()
-    done = threading.Event()
+    done, got = threading.Event(), []
+
+    def on_signal(signum, _frame):
+        got.append(signum)
+        done.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
+        signal.signal(sig, on_signal)
     parent = os.getppid()
     # Outlive neither a SIGTERM nor the process that started it (a SIGKILLed parent sends nothing).
     while not done.wait(0.5) and os.getppid() == parent:
         pass
     supervisor.stop()
-    return 0
+    return 128 + got[0] if got else 0
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ class Store:
 
     @_fresh_on_error
     def insert(self, fit_id, status, method, request, feature_names, draws_total, max_queue=None,
-               result=None, error=None, kind="regression"):
+               result=None, error=None, kind="regression", checksums=None):
         stamp = now()
         db = self.db
         db.execute("BEGIN IMMEDIATE")
@@ -203,10 +203,12 @@ class Store:
                     raise QueueFull(depth)
             db.execute(
                 "INSERT INTO fits (id, kind, status, method, request, feature_names, draws_total,"
-                " result, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " result, error, checksums, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (fit_id, kind, status, method, json.dumps(request), json.dumps(feature_names),
                  draws_total, None if result is None else json.dumps(result),
-                 None if error is None else json.dumps(error), stamp, stamp))
+                 None if error is None else json.dumps(error),
+                 None if checksums is None else json.dumps(checksums), stamp, stamp))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -342,8 +344,8 @@ class Store:
     @_fresh_on_error
     def running(self):
         """Running fits: id, worker pid, when claimed and when a cancel was asked."""
-        return self.db.execute("SELECT id, worker_pid, started, cancel_requested FROM fits"
-                               " WHERE status = 'running'").fetchall()
+        return self.db.execute("SELECT id, worker_pid, started, cancel_requested, request"
+                               " FROM fits WHERE status = 'running'").fetchall()
 
     @_fresh_on_error
     def known_ids(self):
