@@ -37,8 +37,9 @@ def _free_port():
 class Server:
     """``python -m service`` in its own process group, stopped by its id."""
 
-    def __init__(self, data_dir, workers=2, env=None):
+    def __init__(self, data_dir, workers=2, env=None, log_dir=None):
         self.data_dir = str(data_dir)
+        self.log_dir = str(log_dir or data_dir)
         self.workers = workers
         self.env = {f"BAYESREG_{k}": str(v) for k, v in (env or {}).items()}
         self.proc = None
@@ -50,7 +51,7 @@ class Server:
         self.base = f"http://127.0.0.1:{port}"
         env = dict(os.environ, PYTHONPATH=ROOT, BAYESREG_HTTP_WORKERS="2",
                    **{f"BAYESREG_{k}": str(v) for k, v in CAPS.items()}, **self.env)
-        self.log = open(os.path.join(self.data_dir, "server.log"), "ab")
+        self.log = open(os.path.join(self.log_dir, "server.log"), "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port),
              "--data-dir", self.data_dir, "--workers", str(self.workers)],
