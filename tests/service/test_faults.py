@@ -298,3 +298,51 @@ def test_orphan_fit_directories_are_collected(tmp_path):
     finally:
         pool.stop()
     assert os.path.exists(store.fit_dir(young)) and os.path.exists(store.fit_dir(owned))
+
+
+def test_delete_cancels_a_training_dropout_fit(srv):
+    body = {"dataset": "diabetes", "hidden": [64, 64], "epochs": 40000, "mc_samples": 10}
+    fit = post(srv, body, path="/v1/dropout/fits").json()
+
+    def training():
+        f = get(srv, f"/v1/dropout/fits/{fit['id']}").json()
+        return f if f["status"] == "running" and f["progress"]["epochs_done"] > 0 else None
+
+    wait_until(training, 240, interval=0.1, what="training to start")
+    reply = requests.delete(srv.url(f"/v1/dropout/fits/{fit['id']}"), timeout=60)
+    assert reply.status_code == 202 and reply.json()["cancel_requested"] is True
+    end = wait_status(srv, fit["id"], ("cancelled", "failed", "succeeded"), timeout=120,
+                      path="/v1/dropout/fits")
+    assert end["status"] == "cancelled", end
+    assert end["progress"]["epochs_done"] < 40000
+
+
+def _children(pid):
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    cmd = fh.read().replace(b"\0", b" ").decode()
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == pid:
+                out.append((int(entry), cmd))
+    return out
+
+
+def test_a_dead_http_server_is_replaced(srv):
+    (master, _), = [c for c in _children(srv.proc.pid) if "service.server" in c[1]]
+    os.kill(master, signal.SIGKILL)
+    codes = set()
+
+    def back():
+        reply = get(srv, "/health")
+        codes.add(reply.status_code)
+        return reply.status_code == 200 and master not in [p for p, _ in _children(srv.proc.pid)]
+
+    wait_until(back, 120, interval=0.2, what="a new HTTP server")
+    assert codes <= {200, 503}  # while it restarts the front answers 503 + Retry-After
+    assert post(srv, {"dataset": "diabetes", "method": "map"}).status_code == 201
