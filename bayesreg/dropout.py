@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import threading
 from collections import namedtuple
 from functools import lru_cache
 
@@ -38,6 +39,7 @@ from ._validation import InputError, check_param, check_X, check_Xy
 __all__ = [
     "MCDropoutRegressor",
     "PredictiveInterval",
+    "PredictiveSummary",
     "inverted_dropout",
     "mixture_normal_quantile",
 ]
@@ -49,12 +51,21 @@ Fields are arrays of shape ``(n,)`` on the original scale of ``y``:
 ``mean`` (MC predictive mean), ``lower`` and ``upper`` (quantiles
 ``(1 - prob)/2`` and ``(1 + prob)/2`` of the Gaussian mixture predictive)."""
 
-# Upper bound on the number of floats in the widest (T_chunk, n, width)
-# activation tensor of one prediction call: bounds memory at ~32 MB (float64)
-# while keeping each call large enough that per-call overhead is negligible.
-_MAX_CHUNK_ELEMENTS = 4_000_000
-# Upper bound on T * rows of pass values held at once by predict & co.
-_MAX_BLOCK_PASSES = 4_000_000
+PredictiveSummary = namedtuple("PredictiveSummary", ["mean", "sd", "lower", "upper"])
+PredictiveSummary.__doc__ = """MC-dropout predictive summaries from one set of passes.
+
+Fields are arrays of shape ``(n,)`` on the original scale of ``y``: ``mean`` and
+``sd`` as :meth:`~MCDropoutRegressor.predict` with ``return_std=True``, ``lower``
+and ``upper`` as :meth:`~MCDropoutRegressor.predict_interval`."""
+
+# Upper bound on the number of floats in the widest (T_chunk * n, width)
+# activation matrix of one forward pass over a chunk of MC passes: ~8 MB
+# (float64) per matrix, a few of them alive at once, per prediction in flight;
+# large enough that one matrix product per layer and chunk keeps BLAS efficient.
+_MAX_CHUNK_ELEMENTS = 1_000_000
+# Upper bound on T * rows of pass values held at once by predict & co. (~8 MB;
+# the mixture quantiles keep a few temporaries of that size).
+_MAX_BLOCK_PASSES = 1_000_000
 
 
 def inverted_dropout(x, keep_mask, p, rescale=True):
@@ -96,12 +107,19 @@ def mixture_normal_quantile(means, sd, q, tol=1e-10, max_iter=200):
 
     Column ``i`` of ``means`` (shape ``(T, n)``) defines
     :math:`F_i(x) = \frac1T\sum_t \Phi\big((x - \mu_{ti})/s\big)`; this solves
-    :math:`F_i(x) = q` for all ``i`` at once by bisection, vectorized over the
-    columns. The root is bracketed by
+    :math:`F_i(x) = q` for all ``i`` at once, vectorized over the columns, by
+    Newton's method on :math:`F_i` (its derivative is the mixture density
+    :math:`f_i`) safeguarded by bisection. The root is bracketed by
     :math:`[\min_t \mu_{ti} + s\,\Phi^{-1}(q),\ \max_t \mu_{ti} + s\,\Phi^{-1}(q)]`
     (each component's own ``q``-quantile lies there, and :math:`F_i` is a
-    mean of the component CDFs), and iteration stops when the bracket is
-    narrower than ``tol * (1 + |x|)``.
+    mean of the component CDFs); every evaluation of :math:`F_i` shrinks the
+    bracket, and a Newton step that would leave it is replaced by its
+    midpoint. The start is the ``q``-quantile of the normal with the mixture's
+    mean and variance. A column stops when its step, or its bracket, is
+    narrower than ``tol * (1 + |x|)`` and is then dropped from the iteration:
+    a column typically needs 3 to 8 evaluations of its ``T`` component CDFs
+    where plain bisection needs about 40 (multimodal mixtures with ``s`` far
+    below the spread of the means need more, up to bisection's count).
     """
     means = np.asarray(means, dtype=np.float64)
     if means.ndim != 2:
@@ -113,22 +131,42 @@ def mixture_normal_quantile(means, sd, q, tol=1e-10, max_iter=200):
     z = ndtri(q)
     lo = means.min(axis=0) + sd * z
     hi = means.max(axis=0) + sd * z
+    x = np.clip(means.mean(axis=0) + np.sqrt(sd**2 + means.var(axis=0)) * z, lo, hi)
+    density = 1.0 / (sd * math.sqrt(2.0 * math.pi))
+    active = np.arange(means.shape[1])  # columns still iterating, and their means
+    m = means
     for _ in range(max_iter):
-        mid = 0.5 * (lo + hi)
-        cdf = ndtr((mid[None, :] - means) / sd).mean(axis=0)
+        xa, la, ha = x[active], lo[active], hi[active]
+        u = (xa[None, :] - m) / sd
+        cdf = ndtr(u).mean(axis=0)
+        u *= u
+        u *= -0.5
+        pdf = np.exp(u, out=u).mean(axis=0) * density
         below = cdf < q
-        lo = np.where(below, mid, lo)
-        hi = np.where(below, hi, mid)
-        if np.all(hi - lo <= tol * (1.0 + np.abs(mid))):
+        la, ha = np.where(below, xa, la), np.where(below, ha, xa)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            new = xa - (cdf - q) / pdf
+        inside = (new > la) & (new < ha)  # False for NaN and inf too
+        new = np.where(inside, new, 0.5 * (la + ha))
+        limit = tol * (1.0 + np.abs(new))
+        done = (np.abs(new - xa) <= limit) | (ha - la <= limit)
+        x[active], lo[active], hi[active] = new, la, ha
+        if done.all():
             break
-    return 0.5 * (lo + hi)
+        if done.any():  # converged columns drop out: cost follows each column's own count
+            active, m = active[~done], m[:, ~done]
+    return x
 
 
 # --------------------------------------------------------------------------
-# Compiled PyTensor programs. They take the parameters as inputs (no shared
+# The compiled training program. It takes the parameters as inputs (no shared
 # parameter state), so one compilation serves every estimator with the same
-# number of layers and dtype; only the RandomStream is shared, and it is
-# reseeded before every call that uses it.
+# number of layers and dtype; its RandomStream (reseeded by every fit) and a
+# compiled function's input and output storage are shared, so a fit holds the
+# program's lock while it trains: fits of the same depth in threads take turns,
+# others run side by side. Prediction does not use compiled programs: it is a
+# few NumPy matrix products per layer with masks from a Generator of its own,
+# so any number of threads predict at once, each with its own seeded draws.
 # --------------------------------------------------------------------------
 
 
@@ -149,6 +187,7 @@ def _forward(x, params, p, keep_fn):
 class _Programs:
     def __init__(self, n_layers, dtype):
         self.dtype = dtype
+        self.lock = threading.Lock()
         self.srng = RandomStream(0)
         srng = self.srng
 
@@ -188,18 +227,6 @@ class _Programs:
             [xb, yb, p, lr, wd, step, *params, *ms, *vs],
             [loss, *new_p, *new_m, *new_v],
             on_unused_input="ignore",
-        )
-
-        # --- T stochastic passes at once: masks of shape (T, n, width) ---
-        x = pt.matrix("x", dtype=dtype)
-        T = pt.iscalar("T")
-        # Rows t*n + i of the tiled input are pass t of point i: one GEMM per
-        # layer for all passes, masks drawn for every (pass, point, unit).
-        xt = pt.tile(x, (T, 1))
-        passes = _forward(xt, params, p, keep_fn)[:, 0].reshape((T, x.shape[0]))
-        self.sample = pytensor.function([x, T, p, *params], passes)
-        self.deterministic = pytensor.function(
-            [x, *params], _forward(x, params, p, None)[:, 0], on_unused_input="ignore"
         )
 
 
@@ -453,29 +480,30 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         n_par = len(params)
 
         prog = _programs(n_par // 2, dtype)
-        prog.srng.seed(int(mask_ss.generate_state(1)[0]))
-        bs = min(int(self.batch_size), n)
-        np_dtype = np.dtype(dtype)
-        p_c, wd_c = np_dtype.type(p), np_dtype.type(wd)
-        step = 0
-        losses = np.empty(int(self.epochs))
-        for epoch in range(int(self.epochs)):
-            lr = np_dtype.type(self.learning_rate / (1.0 + self.learning_rate_decay * epoch))
-            perm = order_rng.permutation(n)
-            total = 0.0
-            for start in range(0, n, bs):
-                idx = perm[start:start + bs]
-                step += 1
-                out = prog.train_step(
-                    Xs[idx], ys[idx], p_c, lr, wd_c, np_dtype.type(step), *params, *ms, *vs
-                )
-                total += float(out[0]) * len(idx)
-                params = out[1:1 + n_par]
-                ms = out[1 + n_par:1 + 2 * n_par]
-                vs = out[1 + 2 * n_par:]
-            losses[epoch] = total / n
-            if progress is not None:
-                progress(epoch + 1, int(self.epochs))
+        with prog.lock:  # the program's random stream serves one training at a time
+            prog.srng.seed(int(mask_ss.generate_state(1)[0]))
+            bs = min(int(self.batch_size), n)
+            np_dtype = np.dtype(dtype)
+            p_c, wd_c = np_dtype.type(p), np_dtype.type(wd)
+            step = 0
+            losses = np.empty(int(self.epochs))
+            for epoch in range(int(self.epochs)):
+                lr = np_dtype.type(self.learning_rate / (1.0 + self.learning_rate_decay * epoch))
+                perm = order_rng.permutation(n)
+                total = 0.0
+                for start in range(0, n, bs):
+                    idx = perm[start:start + bs]
+                    step += 1
+                    out = prog.train_step(
+                        Xs[idx], ys[idx], p_c, lr, wd_c, np_dtype.type(step), *params, *ms, *vs
+                    )
+                    total += float(out[0]) * len(idx)
+                    params = out[1:1 + n_par]
+                    ms = out[1 + n_par:1 + 2 * n_par]
+                    vs = out[1 + 2 * n_par:]
+                losses[epoch] = total / n
+                if progress is not None:
+                    progress(epoch + 1, int(self.epochs))
         if not np.all(np.isfinite(params[-2])):
             raise FloatingPointError("training diverged (non-finite weights); lower learning_rate")
 
@@ -552,25 +580,48 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         X = check_X(X, self.n_features_in_, type(self).__name__)
         return ((X - self.x_mean_) / self.x_scale_).astype(self.dtype)
 
-    def _params(self):
-        out = []
-        for W, b in zip(self.coefs_, self.intercepts_):
-            out += [W, b]
-        return out
+    def _network(self, h, rng=None):
+        r"""Network output for standardized rows ``h`` (a fresh array, changed in place).
+
+        With ``rng``, every unit of every row gets its own keep mask
+        :math:`m \sim \mathrm{Bernoulli}(1-p)` drawn from it, layer by layer;
+        the inverted-dropout factor :math:`1/(1-p)` is applied after the
+        product, :math:`(m\odot h / (1-p))\,W = ((m\odot h)\,W) / (1-p)`, so
+        the weights are never copied. Without ``rng``, the plain network.
+        """
+        keep = 1.0 - self.dropout_
+        dropping = rng is not None and self.dropout_ > 0
+        scale = np.dtype(self.dtype).type(1.0 / keep)
+        last = len(self.coefs_) - 1
+        for k, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
+            if dropping:
+                # float32 uniforms: half the cost of float64, P(keep) off by < 6e-8
+                h *= rng.random(h.shape, dtype=np.float32) < keep
+            h = h @ W
+            if dropping:
+                h *= scale
+            h += b
+            if k < last:
+                np.maximum(h, 0.0, out=h)
+        return h[:, 0]
 
     def _sample_rows(self, Xs, T, seed):
-        """(T, n) passes for standardized rows ``Xs``, T chunked to bound memory."""
-        prog = _programs(len(self.coefs_), self.dtype)
-        prog.srng.seed(seed)
+        """(T, n) passes for standardized rows ``Xs``, T chunked to bound memory.
+
+        Row ``t * n + i`` of a chunk's tiled input is pass ``t`` of point ``i``:
+        one matrix product per layer for the whole chunk. The masks come from a
+        Generator seeded by ``seed`` and owned by this call, so concurrent
+        calls neither share state nor wait for each other (NumPy releases the
+        GIL in the products and in the random fills).
+        """
+        rng = np.random.default_rng(seed)
         n = Xs.shape[0]
         width = max((Xs.shape[1], *self.hidden_))
         chunk = max(1, min(T, _MAX_CHUNK_ELEMENTS // max(1, n * width)))
-        params = self._params()
-        p_c = np.dtype(self.dtype).type(self.dropout_)
         out = np.empty((T, n), dtype=np.float64)
         for start in range(0, T, chunk):
             t = min(chunk, T - start)
-            out[start:start + t] = prog.sample(Xs, t, p_c, *params)
+            out[start:start + t] = self._network(np.tile(Xs, (t, 1)), rng).reshape(t, n)
         return out * self.y_scale_ + self.y_mean_
 
     def _blocks(self, X, n_samples=None, random_state=None):
@@ -649,9 +700,7 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         training), this is the classical weight-scaling rule with no extra
         factor.
         """
-        Xs = self._prep_X(X)
-        prog = _programs(len(self.coefs_), self.dtype)
-        out = prog.deterministic(Xs, *self._params())
+        out = self._network(self._prep_X(X))
         return np.asarray(out, dtype=np.float64) * self.y_scale_ + self.y_mean_
 
     def predict_interval(self, X, prob=0.95):
@@ -668,12 +717,29 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         PredictiveInterval
             Named tuple of arrays ``(mean, lower, upper)``.
         """
+        s = self.predict_summary(X, prob)
+        return PredictiveInterval(s.mean, s.lower, s.upper)
+
+    def predict_summary(self, X, prob=0.95):
+        r"""Mean, sd and central ``prob`` interval of the MC predictive, from one set of passes.
+
+        The same numbers as :meth:`predict` with ``return_std=True`` and
+        :meth:`predict_interval` (they see the same draws), for the cost of
+        one of them: the ``T`` passes are run once per row block and every
+        summary is taken from them.
+
+        Returns
+        -------
+        PredictiveSummary
+            Named tuple of arrays ``(mean, sd, lower, upper)``.
+        """
         prob = _check_real("prob", prob, 0.0, 1.0, low_open=True, high_open=True)
-        sd = 1.0 / math.sqrt(self.tau_)
+        noise = 1.0 / math.sqrt(self.tau_)
         a = 0.5 * (1.0 - prob)
-        parts = [(s.mean(axis=0), mixture_normal_quantile(s, sd, a),
-                  mixture_normal_quantile(s, sd, 1.0 - a)) for _, s in self._blocks(X)]
-        return PredictiveInterval(*(np.concatenate(c) for c in zip(*parts)))
+        parts = [(s.mean(axis=0), np.sqrt(1.0 / self.tau_ + s.var(axis=0)),
+                  mixture_normal_quantile(s, noise, a), mixture_normal_quantile(s, noise, 1.0 - a))
+                 for _, s in self._blocks(X)]
+        return PredictiveSummary(*(np.concatenate(c) for c in zip(*parts)))
 
     def log_likelihood(self, X, y):
         r"""Mean per-point test log-likelihood under the MC predictive mixture.

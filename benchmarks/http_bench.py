@@ -52,7 +52,7 @@ def start_server(data_dir, workers):
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
-            if requests.get(base + "/health", timeout=2).json()["workers_alive"] >= workers:
+            if requests.get(base + "/health", timeout=2).json().get("workers_alive", 0) >= workers:
                 return proc, base
         except requests.RequestException:
             pass

@@ -64,4 +64,29 @@ DEFAULTS = {
     "FRONT_BODY_TIMEOUT": 60.0,
     "FRONT_MAX_CONNECTIONS": 1024,
     "FRONT_MAX_BUFFERED": 512 * 1024 * 1024,
+    # -- Cost caps of the request thread (service/fits.py, dropout.py, jobs.py) --
+    # POST /v1/fits/{id}/predict of a fit with a posterior holds three float64
+    # (posterior draws x rows) matrices at once (means, noise, draws): 24 bytes per draw
+    # and row (tracemalloc). 10,000,000 -> about 240 MB peak and a second; e.g. 2,500 rows
+    # of a 4,000-draw fit, 125 rows of an 80,000-draw one. Above it: 413.
+    "MAX_PREDICT_DRAW_ROWS": 10_000_000,
+    # POST /v1/dropout/fits/{id}/predict: rows x mc_samples x (weights + 50 x units + 4000),
+    # in multiply-adds of one thread: a weight is one multiply-add of a matrix product
+    # (about 0.04 ns here), a unit (input or hidden) its mask (about 2 ns, 50 of them), and
+    # 4000 the summaries of one pass (mean, sd, two mixture quantiles: 100-150 ns).
+    # 5e10 -> about 2 s of one core; a network that cannot predict one row within it is
+    # refused at POST /v1/dropout/fits (422). Above it: 413.
+    "MAX_PREDICT_COST": 50_000_000_000,
+    # map and exact fits whose worst-case cost (service.fits.sync_cost, in multiply-adds:
+    # Cholesky, exact draws, lasso's coordinate descent at its 100,000-sweep limit) is at
+    # most this run in the request thread (201, about a second at worst); larger ones are
+    # queued for the worker pool like nuts (202 + Location, MAX_QUEUE, FIT_TIME_LIMIT).
+    "MAX_SYNC_COST": 5_000_000_000,
+    # plot.png draws at most this many coefficients (those with the largest |posterior
+    # mean|); the image is 100 * (0.45 * rows + 1.7) px high.
+    "PLOT_MAX_COEFS": 50,
+    # Fitted models kept in memory by each HTTP worker process (at most 32 of them), by an
+    # estimate of their arrays: posterior draws (draws x (p + 2) x 8 bytes), p^2 x 8 for an
+    # exact fit's covariance, a network's weights. A larger model is loaded per request.
+    "ESTIMATOR_CACHE_BYTES": 256 * 1024 * 1024,
 }

@@ -3,7 +3,8 @@
 Same conventions as /v1/fits: the same table (``kind = 'mc_dropout'``), queue,
 workers, watchdog and recovery; the same problem documents. Training always
 runs in a worker (202 + Location, or ``"wait": true`` for a bounded wait);
-prediction runs in the request thread from the saved model file.
+prediction runs in the request thread from the saved model file, within
+BAYESREG_MAX_PREDICT_COST, and without a lock: concurrent predictions run side by side.
 """
 
 import json
@@ -13,11 +14,31 @@ from flask import Blueprint, current_app, request
 
 from . import jobs, schemas, validation
 from .collection import add_routes, enqueue, reading, require_succeeded, settle, store
+from .errors import invalid
 from .fits import _dataset
 from .store import DONE
 
 KIND = "mc_dropout"
 bp = Blueprint("dropout", __name__, url_prefix="/v1/dropout/fits")
+
+# The cost of one MC pass of one row, in multiply-adds of one thread (see
+# BAYESREG_MAX_PREDICT_COST): one per weight, MASK_COST per input or hidden unit
+# (drawing and applying its keep mask), SUMMARY_COST for the pass's share of the
+# mean, sd and two mixture quantiles.
+MASK_COST = 50
+SUMMARY_COST = 4_000
+
+
+def predict_cost(rows, mc_samples, n_features, hidden):
+    """``(cost, weights, units)`` of predicting ``rows`` rows with ``mc_samples`` passes."""
+    widths = (n_features, *hidden, 1)
+    weights = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    units = sum(widths[:-1])
+    return rows * mc_samples * (weights + MASK_COST * units + SUMMARY_COST), weights, units
+
+
+def _per_row(mc_samples, weights, units):
+    return f"{mc_samples} x ({weights} + {MASK_COST} x {units} + {SUMMARY_COST})"
 
 
 def resource(row):
@@ -63,6 +84,7 @@ def create():
         validation.check_names(body.get("feature_names"), X.shape[1])
         body.setdefault("feature_names", names)
     validation.check_dropout_fit(body, cfg, X.shape[0])
+    _check_one_row(body, X.shape[1], cfg)
     names = body.get("feature_names") or [f"x{j}" for j in range(X.shape[1])]
     wait = body.pop("wait", False)
     options = {k: v for k, v in body.items() if k not in ("X", "y", "feature_names")}
@@ -84,14 +106,33 @@ def predict(fit_id):
     validation.check(schemas.dropout_predict_request(cfg), body)
     require_succeeded(_row_or_404(fit_id))
     with reading(fit_id, "MC-dropout fit"):
-        est = jobs.load_dropout(store(), fit_id)
+        est = jobs.load_dropout(store(), fit_id, cfg["ESTIMATOR_CACHE_BYTES"])
     X = validation.check_dropout_predict(body, est.n_features_in_, est.mc_samples, cfg)
+    rows, T = X.shape[0], int(est.mc_samples)
+    cost, weights, units = predict_cost(rows, T, est.n_features_in_, est.hidden_)
+    if cost > cfg["MAX_PREDICT_COST"]:
+        raise invalid("X", f"rows of X x mc_samples x (weights + {MASK_COST} x units + "
+                           f"{SUMMARY_COST}) of the network must be <= {cfg['MAX_PREDICT_COST']} "
+                           f"(BAYESREG_MAX_PREDICT_COST); got {rows} x "
+                           f"{_per_row(T, weights, units)} = {cost}", status=413)
     prob = body.get("prob", 0.95)
-    with jobs.DROPOUT_LOCK:
-        mean, sd = est.predict(X, return_std=True)
-        interval = est.predict_interval(X, prob=prob)
-        deterministic = est.predict_deterministic(X)
+    summary = est.predict_summary(X, prob=prob)  # one set of T passes for all four
+    deterministic = est.predict_deterministic(X)
     return jobs.jsonable({
-        "fit_id": fit_id, "mean": mean.tolist(), "sd": sd.tolist(),
-        "lower": interval.lower.tolist(), "upper": interval.upper.tolist(),
-        "deterministic": deterministic.tolist(), "prob": prob, "mc_samples": int(est.mc_samples)})
+        "fit_id": fit_id, "mean": summary.mean.tolist(), "sd": summary.sd.tolist(),
+        "lower": summary.lower.tolist(), "upper": summary.upper.tolist(),
+        "deterministic": deterministic.tolist(), "prob": prob, "mc_samples": T})
+
+
+def _check_one_row(body, n_features, cfg):
+    """422 for a network that could not predict even one row within BAYESREG_MAX_PREDICT_COST."""
+    hidden = tuple(body.get("hidden", (50,)))
+    T = body.get("mc_samples", 10_000)
+    cost, weights, units = predict_cost(1, T, n_features, hidden)
+    if cost > cfg["MAX_PREDICT_COST"]:
+        raise invalid("mc_samples", f"mc_samples x (weights + {MASK_COST} x units + "
+                                    f"{SUMMARY_COST}) of one row must be <= "
+                                    f"{cfg['MAX_PREDICT_COST']} (BAYESREG_MAX_PREDICT_COST), or "
+                                    f"the network could never predict; got "
+                                    f"{_per_row(T, weights, units)} = {cost}: use fewer "
+                                    f"mc_samples or a smaller hidden")

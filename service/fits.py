@@ -17,6 +17,30 @@ KIND = "regression"
 bp = Blueprint("fits", __name__, url_prefix="/v1/fits")
 
 SYNC_METHODS = ("map", "exact")
+# Worst-case coordinate-descent sweeps of the core's lasso / elastic-net MAP
+# (bayesreg.map: enet_path's max_iter); one sweep costs p^2 with the Gram matrix
+# (n >= p), n p without.
+CD_SWEEPS = 100_000
+
+
+def sync_cost(options, n, p):
+    """Worst-case multiply-adds of a map or exact fit of an n x p problem.
+
+    Ridge's MAP is a Cholesky solve of X'X (or of X X' when p > n):
+    min(n, p)^2 max(n, p). Lasso and elastic net add up to ``CD_SWEEPS``
+    sweeps of coordinate descent. The exact posterior adds X'X (n p^2), its
+    factor and inverse (2 p^3) and the draws (draws x chains x p^2).
+    """
+    small, large = min(n, p), max(n, p)
+    if options["method"] == "exact":
+        draws = options.get("draws", 1000) * options.get("chains", 4)
+        return n * p * p + 2 * p**3 + draws * p * p
+    prior, alpha = options.get("prior", "lasso"), options.get("alpha", 0.1)
+    l1_ratio = {"lasso": 1.0, "ridge": 0.0}.get(prior, options.get("l1_ratio", 0.5))
+    cost = small * small * large
+    if l1_ratio > 0 and alpha > 0:
+        cost += CD_SWEEPS * (p * p if n >= p else n * p)
+    return cost
 
 
 def resource(row):
@@ -91,26 +115,35 @@ def _dataset(name):
 
 @bp.post("")
 def create():
+    cfg = current_app.config
     body, X, y, names, source = _body()
     wait = body.pop("wait", False)
     options = {k: v for k, v in body.items() if k not in ("X", "y", "feature_names")}
     options.setdefault("method", "nuts")
     options.update(source=source, n_samples=int(X.shape[0]), n_features=int(X.shape[1]))
+    method = options["method"]
+    draws, chains = options.get("draws", 1000), options.get("chains", 4)
+    if method == "exact" and draws * chains > cfg["MAX_DRAWS_TOTAL"]:
+        # exact draws are held (draws x chains x p) and stored like nuts draws: same cap
+        raise invalid("draws", f"draws x chains must be <= {cfg['MAX_DRAWS_TOTAL']} "
+                               f"(BAYESREG_MAX_DRAWS_TOTAL); got {draws} x {chains} = "
+                               f"{draws * chains}")
     fit_id = str(uuid.uuid4())
     st = store()
     jobs.save_data(st, fit_id, X, y, names)
-    if options["method"] in SYNC_METHODS:
+    if method in SYNC_METHODS and sync_cost(options, *X.shape) <= cfg["MAX_SYNC_COST"]:
         return _create_sync(st, fit_id, options, X, y, names)
 
-    total = options.get("chains", 4) * (options.get("draws", 1000) + options.get("tune", 1000))
-    enqueue(fit_id, "nuts", options, names, total, KIND)
+    # nuts, and map or exact fits too costly for the request thread: the worker pool
+    total = chains * (draws + options.get("tune", 1000)) if method == "nuts" else 0
+    enqueue(fit_id, method, options, names, total, KIND)
     row = settle(fit_id, wait)
     done = row["status"] in DONE
     return resource(row), 201 if done else 202, {"Location": f"/v1/fits/{fit_id}"}
 
 
 def _create_sync(st, fit_id, options, X, y, names):
-    # map and exact are closed-form or convex optimisation: safe and quick in the request thread.
+    # map and exact within BAYESREG_MAX_SYNC_COST: about a second at worst in the request thread.
     checksums = None
     try:
         result = jobs.fit(st, fit_id, options, X, y, names)
@@ -145,8 +178,9 @@ def predict(fit_id):
     row = _row_or_404(fit_id)
     _succeeded(row)
     with reading(fit_id):
-        est = jobs.load_estimator(store(), fit_id)
+        est = jobs.load_estimator(store(), fit_id, cfg["ESTIMATOR_CACHE_BYTES"])
     X = validation.check_predict(body, len(est.feature_names_))
+    _check_predict_size(X, est, cfg)
     out = {"fit_id": fit_id, "map": est.predict(X).tolist(), "posterior": None,
            "hdi_prob": None}
     if est.posterior_ is None:
@@ -156,6 +190,20 @@ def predict(fit_id):
         out["posterior"] = est.predict_interval(X, hdi_prob=prob).to_dict()
         out["hdi_prob"] = prob
     return jobs.jsonable(out)
+
+
+def _check_predict_size(X, est, cfg):
+    """413 unless X, and for a posterior the draws x rows matrices, are within their caps."""
+    n, p = X.shape
+    if n * p > cfg["MAX_CELLS"]:
+        raise invalid("X", f"n x p must be <= {cfg['MAX_CELLS']} (BAYESREG_MAX_CELLS); "
+                           f"got {n} x {p} = {n * p}", status=413)
+    if est.posterior_ is not None:
+        draws = est.posterior_.posterior.sizes["chain"] * est.posterior_.posterior.sizes["draw"]
+        if draws * n > cfg["MAX_PREDICT_DRAW_ROWS"]:
+            raise invalid("X", f"rows of X x posterior draws of the fit must be <= "
+                               f"{cfg['MAX_PREDICT_DRAW_ROWS']} (BAYESREG_MAX_PREDICT_DRAW_ROWS); "
+                               f"got {n} x {draws} = {n * draws}", status=413)
 
 
 @bp.get("/<fit_id>/posterior.nc")
@@ -176,8 +224,10 @@ def plot(fit_id):
         if not os.path.exists(path):
             from .plot import forest_png
 
-            est = jobs.load_estimator(store(), fit_id)
-            png = forest_png(est.summary(), est.feature_names_, est.hdi_prob)
+            cfg = current_app.config
+            est = jobs.load_estimator(store(), fit_id, cfg["ESTIMATOR_CACHE_BYTES"])
+            png = forest_png(est.summary(), est.feature_names_, est.hdi_prob,
+                             cfg["PLOT_MAX_COEFS"])
             tmp = f"{path}.{uuid.uuid4().hex}.tmp"  # one per request: threads share a pid
             try:
                 with open(tmp, "wb") as fh:

@@ -1,7 +1,6 @@
 """One fit, from stored request to stored result; used by the request thread
 (map, exact) and by the sampling processes (nuts) alike."""
 
-import functools
 import hashlib
 import itertools
 import json
@@ -96,11 +95,8 @@ def fit(store, fit_id, options, X, y, feature_names, progress=None, should_stop=
 DROPOUT_OPTIONS = ("hidden", "dropout", "tau", "length_scale", "epochs", "batch_size",
                    "learning_rate", "mc_samples", "standardize")
 DROPOUT_MODEL = "model.npz"
-# The compiled MC-dropout programs of a process share one random stream that each
-# call reseeds, and a compiled PyTensor function is not safe to call from two
-# threads at once: HTTP threads (gthread) take turns, or concurrent predictions
-# would mix their masks and lose the deterministic, seeded output.
-DROPOUT_LOCK = threading.Lock()
+# No lock around MC-dropout predictions: each call draws its masks from a NumPy
+# Generator of its own (bayesreg.dropout), so HTTP threads predict side by side.
 
 
 def dropout_estimator(options):
@@ -116,9 +112,8 @@ def fit_dropout(store, fit_id, options, X, y, progress=None):
     start = time.perf_counter()
     est.fit(X, y, progress=progress)
     trained = time.perf_counter()
-    with DROPOUT_LOCK:
-        mean = est.predict(X)
-        loglik = est.log_likelihood(X, y)
+    mean = est.predict(X)
+    loglik = est.log_likelihood(X, y)
     evaluated = time.perf_counter()
     path = store.path(fit_id, DROPOUT_MODEL)
     tmp = f"{path}.{os.getpid()}.tmp"
@@ -309,24 +304,80 @@ def damaged_files(store, row):
     return bad
 
 
-@functools.lru_cache(maxsize=32)
+class ModelCache:
+    """Loaded models by key, least recently used out first, bounded by count and by bytes.
+
+    ``size(model)`` estimates a model's bytes; a model larger than the budget on
+    its own is returned but not kept. Loading happens outside the lock, so a slow
+    load never stalls requests for cached models.
+    """
+
+    def __init__(self, max_items=32):
+        self.max_items = max_items
+        self._items = {}  # key -> (model, bytes), oldest use first
+        self._lock = threading.Lock()
+
+    @property
+    def nbytes(self):
+        with self._lock:
+            return sum(size for _, size in self._items.values())
+
+    def __len__(self):
+        return len(self._items)
+
+    def clear(self):
+        with self._lock:
+            self._items.clear()
+
+    def get(self, key, load, size, max_bytes):
+        with self._lock:
+            if key in self._items:
+                self._items[key] = hit = self._items.pop(key)  # now the most recent
+                return hit[0]
+        model = load()
+        nbytes = size(model)
+        with self._lock:
+            if nbytes <= max_bytes:
+                self._items[key] = (model, nbytes)
+            total = sum(b for _, b in self._items.values())
+            while self._items and (total > max_bytes or len(self._items) > self.max_items):
+                total -= self._items.pop(next(iter(self._items)))[1]
+        return model
+
+
+# One cache per process for both kinds: its budget bounds all loaded models together.
+MODELS = ModelCache(max_items=32)
+DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
+
+
 def _load(path, mtime):
-    return BayesianRegression.load(path)
+    """A model file's estimator and an estimate of its bytes in memory."""
+    est = BayesianRegression.load(path)
+    p = int(est.n_features_in_)
+    nbytes = 8 * p * 16  # MAP, summary rows
+    if est.posterior_ is not None:  # counted as if loaded, though ArviZ reads it lazily
+        nbytes += sum(int(est.posterior_[group].nbytes) for group in est.posterior_.groups())
+    if getattr(est, "method_", None) == "exact":
+        nbytes += 8 * p * p  # the exact posterior's covariance, kept for summaries
+    return est, nbytes
 
 
-def load_estimator(store, fit_id):
+def load_estimator(store, fit_id, max_bytes=DEFAULT_CACHE_BYTES):
     """The fitted estimator of a succeeded fit, cached per process (files never change)."""
-    path = store.path(fit_id, "model.nc")
-    return _load(path, os.stat(path).st_mtime_ns)
+    path = store.path(fit_id, MODEL_FILE)
+    key = (path, os.stat(path).st_mtime_ns)
+    return MODELS.get(key, lambda: _load(*key), lambda loaded: loaded[1], max_bytes)[0]
 
 
-
-@functools.lru_cache(maxsize=32)
 def _load_dropout(path, mtime):
-    return MCDropoutRegressor.load(path)
+    """A saved MC-dropout network and an estimate of its bytes in memory."""
+    est = MCDropoutRegressor.load(path)
+    arrays = [*est.coefs_, *est.intercepts_, est.loss_curve_, est.x_mean_, est.x_scale_]
+    return est, sum(int(a.nbytes) for a in arrays)
 
 
-def load_dropout(store, fit_id):
+def load_dropout(store, fit_id, max_bytes=DEFAULT_CACHE_BYTES):
     """The trained MC-dropout estimator of a succeeded fit, cached per process."""
     path = store.path(fit_id, DROPOUT_MODEL)
-    return _load_dropout(path, os.stat(path).st_mtime_ns)
+    key = (path, os.stat(path).st_mtime_ns)
+    return MODELS.get(key, lambda: _load_dropout(*key), lambda loaded: loaded[1], max_bytes)[0]

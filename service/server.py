@@ -88,9 +88,14 @@ class Manager:
         self._last_start["pool"] = time.monotonic()
 
     def start_http(self):
+        # One BLAS thread per HTTP worker: the request threads are the parallelism, and the
+        # cost caps (BAYESREG_MAX_PREDICT_COST, ...) are calibrated on one thread.
+        env = dict(os.environ)
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setdefault(name, "1")
         self.http = subprocess.Popen(
             [sys.executable, "-m", "service.server", "--bind", f"unix:{self.socket_path}"],
-            preexec_fn=_die_with_parent)
+            env=env, preexec_fn=_die_with_parent)
         self._last_start["http"] = time.monotonic()
 
     def check(self):
