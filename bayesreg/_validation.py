@@ -3,11 +3,53 @@
 from __future__ import annotations
 
 import numbers
+import unicodedata
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["InputError", "InputTypeError", "check_Xy", "check_X", "check_param"]
+__all__ = ["BOUNDS", "Bounds", "InputError", "InputTypeError", "check_Xy", "check_X",
+           "check_names", "check_param", "check_sigma", "check_sigma_resolved", "check_alpha",
+           "check_noise_dof"]
+
+
+class Bounds(NamedTuple):
+    r"""Largest magnitudes accepted, chosen so that no computation overflows float64.
+
+    With :math:`M \approx 1.8\times10^{308}` the largest double and up to :math:`10^8` rows:
+
+    * ``data``: :math:`|x_{ij}|, |y_i| \le 10^{100}`, so X'X, X'y and y'y are at most
+      :math:`n\,10^{200} \le 10^{208}`.
+    * ``alpha``: :math:`\alpha \le 10^{100}`: the ridge term :math:`n\alpha e_j^2` added to the
+      diagonal of X'X (:math:`e_j^2 \le 10^{200}`, a column's mean square, when standardizing)
+      stays :math:`\le 10^{8+100+200} < M`. Far below the bound every coefficient is
+      already 0 (lasso) or negligible (ridge).
+    * ``sigma_low``, ``sigma_high``: a known :math:`\sigma \in [10^{-50}, 10^{100}]`:
+      :math:`\sigma^2 \le 10^{200}` and :math:`\mathrm{rss}/\sigma^2 \le n\,10^{200}/10^{-100}
+      = 10^{308} < M`; rescaled by the spread of y (at most :math:`10^{100}`), sigma's square stays
+      a normal double (:math:`\ge 10^{-300}`).
+
+    Data whose scale is tiny (columns or y below about :math:`10^{-100}`) can still underflow;
+    rescale such data.
+    """
+
+    data: float = 1e100
+    alpha: float = 1e100
+    sigma_low: float = 1e-50
+    sigma_high: float = 1e100
+
+
+#: the bounds every input is checked against (the HTTP service publishes the same)
+BOUNDS = Bounds()
+
+#: why each bound exists, for the messages
+REASONS = {
+    "data": "larger magnitudes overflow X'X and y'y in float64; rescale the data",
+    "alpha": "larger penalties overflow n*alpha*x^2 in float64, and far below it every "
+             "coefficient is already 0 or negligible",
+    "sigma": "sigma^2 and rss/sigma^2 must stay finite in float64 for data within +-1e100",
+}
 
 
 class InputError(ValueError):
@@ -105,6 +147,13 @@ def _as_float_matrix(values, name: str, ndim: int) -> np.ndarray:
         loc = f"[{where[0]}]" if ndim == 1 else f"[{where[0]}][{where[1]}]"
         raise InputError(name, f"contains {kind} at {name}{loc} ({int(bad.sum())} non-finite "
                                "value(s) in all); remove or impute them")
+    big = np.abs(arr) > BOUNDS.data
+    if big.any():
+        where = tuple(int(i) for i in np.argwhere(big)[0])
+        loc = f"[{where[0]}]" if ndim == 1 else f"[{where[0]}][{where[1]}]"
+        raise InputError(name, f"|{name}{loc}| = {abs(float(arr[where])):g} exceeds "
+                               f"{BOUNDS.data:g} ({int(big.sum())} value(s) in all): "
+                               f"{REASONS['data']}")
     return arr
 
 
@@ -125,3 +174,72 @@ def check_Xy(X, y) -> tuple[np.ndarray, np.ndarray]:
         raise InputError("y", f"has {y_arr.shape[0]} samples but X has {X_arr.shape[0]}; "
                               "they must match")
     return X_arr, y_arr
+
+
+def check_alpha(alpha: float) -> float:
+    """``alpha`` (already checked >= 0 and finite) within :data:`BOUNDS`."""
+    if alpha > BOUNDS.alpha:
+        raise InputError("alpha", f"must be <= {BOUNDS.alpha:g}; got {alpha:g}: {REASONS['alpha']}")
+    return alpha
+
+
+def check_sigma(sigma: float) -> float:
+    """A known ``sigma`` (already checked > 0 and finite) within :data:`BOUNDS`."""
+    if not BOUNDS.sigma_low <= sigma <= BOUNDS.sigma_high:
+        raise InputError("sigma", f"must be in the range [{BOUNDS.sigma_low:g}, "
+                                  f"{BOUNDS.sigma_high:g}]; got {sigma:g}: {REASONS['sigma']}")
+    return sigma
+
+
+def check_sigma_resolved(sigma: float, y) -> None:
+    """A known ``sigma`` must not be below the rounding of y.
+
+    float64 holds each y_i only to about eps |y_i|, so a smaller noise claims a precision the
+    data cannot carry; it also puts sigma / spread(y) below eps / 2, where the sampler's
+    precisions (n alpha / sigma^2, squared for the Laplace prior) overflow.
+    """
+    level = np.finfo(float).eps * float(np.max(np.abs(y)))
+    if sigma < level:
+        raise InputError("sigma", f"must be at least the rounding level of y, eps x max|y| = "
+                                  f"{level:.3g}; got {sigma:g}: float64 holds y no more "
+                                  f"precisely, so a smaller noise means nothing (leave sigma "
+                                  f"null to learn it)")
+
+
+def check_noise_dof(n: int, p: int, fit_intercept: bool, flat: bool) -> None:
+    """Refuse to learn sigma from too few rows: its posterior needs n - k > 0 degrees of freedom.
+
+    ``k`` counts the intercept and, under the flat prior (``alpha = 0``), the ``p`` coefficients:
+    the rule of the conjugate ridge posterior (:mod:`bayesreg.exact`), which holds for any prior.
+    At ``n - k <= 0`` the posterior of sigma is improper and a sampler wanders off (sigma 1e8).
+    """
+    k = int(bool(fit_intercept)) + (p if flat else 0)
+    if n - k <= 0:
+        terms = " - ".join(t for t in ("1 (the intercept)" if fit_intercept else "",
+                                       f"{p} (the coefficients, flat prior alpha = 0)" if flat
+                                       else "") if t)
+        raise InputError("y", f"{n} sample(s) are too few to learn sigma: its posterior is "
+                              f"proper only with n - {terms} > 0; give more rows"
+                              + (", a known sigma, or alpha > 0" if flat else " or a known sigma"))
+
+
+def _bad_char(name: str, controls: bool):
+    """The first character of ``name`` that a feature name may not hold, and why; or None."""
+    for i, ch in enumerate(name):
+        if 0xD800 <= ord(ch) <= 0xDFFF:
+            return i, ch, "a lone surrogate (not Unicode text: it cannot be encoded as UTF-8)"
+        if controls and unicodedata.category(ch) == "Cc":
+            return i, ch, "a control character (U+0000-U+001F, U+007F-U+009F)"
+    return None
+
+
+def check_names(names, field: str = "feature_names", controls: bool = False) -> None:
+    """Feature names must be text that can be saved: no lone surrogates (``save`` could not
+    encode them), and with ``controls`` no control characters either (the HTTP service stores
+    names in NumPy string arrays, which drop trailing NULs, and echoes them in JSON and plots)."""
+    for j, name in enumerate(names):
+        bad = _bad_char(name, controls)
+        if bad is not None:
+            i, ch, what = bad
+            raise InputError(f"{field}[{j}]", f"must not contain {what}; got {_describe(name)} "
+                                              f"with U+{ord(ch):04X} at position {i}")

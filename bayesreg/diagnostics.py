@@ -11,11 +11,16 @@ import pandas as pd
 import xarray as xr
 
 __all__ = ["SUMMARY_COLUMNS", "summarize_posterior", "convergence_warnings",
-           "R_HAT_MAX", "ESS_MIN"]
+           "R_HAT_MAX", "ESS_MIN", "MIN_DIAGNOSTIC_DRAWS", "MIN_RELIABLE_DRAWS"]
 
 #: thresholds of Vehtari et al. (2021): rank-normalized r_hat and bulk ESS
 R_HAT_MAX = 1.01
 ESS_MIN = 400
+#: fewest draws per chain for which ArviZ computes rank-normalized split r_hat and ESS
+#: (below it they are NaN: each chain is split in two halves of at least 2 draws)
+MIN_DIAGNOSTIC_DRAWS = 4
+#: below this many draws per chain PyMC warns that convergence cannot be checked reliably
+MIN_RELIABLE_DRAWS = 100
 
 SUMMARY_COLUMNS = ["map", "mean", "sd", "median", "hdi_low", "hdi_high", "mcse_mean",
                    "ess_bulk", "ess_tail", "r_hat", "prob_positive", "map_in_hdi"]
@@ -67,9 +72,22 @@ def summarize_posterior(posterior: xr.Dataset, map_values: dict, hdi_prob: float
     return pd.DataFrame.from_dict(rows, orient="index")[SUMMARY_COLUMNS]
 
 
-def convergence_warnings(summary: pd.DataFrame, divergences: int) -> list[str]:
-    """Human-readable warnings: r_hat above 1.01, bulk ESS below 400, any divergence."""
+def convergence_warnings(summary: pd.DataFrame, divergences: int, draws: int | None = None,
+                         chains: int | None = None) -> list[str]:
+    """Human-readable warnings: too few draws or chains to check convergence (PyMC's rules),
+    r_hat above 1.01, bulk ESS below 400, any divergence. ``draws`` is per chain."""
     out = []
+    if draws is not None and draws < MIN_DIAGNOSTIC_DRAWS:
+        out.append(f"only {draws} draw(s) per chain: r_hat and ESS are undefined (rank-normalized "
+                   f"split r_hat and ESS need at least {MIN_DIAGNOSTIC_DRAWS} draws per chain) "
+                   f"and the HDIs rest on {draws * (chains or 1)} draw(s) in all, so they mean "
+                   f"nothing; sample at least {MIN_RELIABLE_DRAWS} draws per chain")
+    elif draws is not None and draws < MIN_RELIABLE_DRAWS:
+        out.append(f"only {draws} draws per chain: too few to check convergence reliably "
+                   f"(PyMC warns below {MIN_RELIABLE_DRAWS}); sample longer")
+    if chains == 1:
+        out.append("only one chain: r_hat compares chains and is undefined for one, so mixing "
+                   "is unchecked; sample at least 2 chains")
     r_hat = summary["r_hat"].dropna()
     ess = summary["ess_bulk"].dropna()
     bad_r = r_hat[r_hat > R_HAT_MAX]

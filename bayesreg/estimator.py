@@ -16,7 +16,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import diagnostics
-from ._validation import InputError, check_param, check_X, check_Xy
+from ._validation import (InputError, check_alpha, check_names, check_noise_dof, check_param,
+                          check_sigma, check_sigma_resolved, check_X, check_Xy)
 from .exact import ConjugateRidge
 from .map import center, solve_centered
 from .model import (ModelKey, SuffStats, load_kernel, natural_draws, residual_stats,
@@ -27,6 +28,8 @@ __all__ = ["BayesianRegression", "PredictiveInterval", "METHODS", "SAMPLERS"]
 
 METHODS = ("exact", "map", "nuts")
 SAMPLERS = ("nutpie", "pymc")
+# Posterior draws x rows of X per block of predict_interval (24 bytes each: ~100 MB).
+_PREDICT_BLOCK = 4_000_000
 
 
 class PredictiveInterval(NamedTuple):
@@ -124,8 +127,9 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------------ validation
     def _check_params(self, method):
         prior = Prior.create(self.prior, self.alpha, self.l1_ratio)
+        check_alpha(prior.alpha)
         if self.sigma is not None:
-            check_param("sigma", self.sigma, low=0.0, low_open=True)
+            check_sigma(check_param("sigma", self.sigma, low=0.0, low_open=True))
         for name in ("fit_intercept", "standardize", "learn_alpha"):
             check_param(name, getattr(self, name), kind="bool")
         for name in ("draws", "tune", "chains"):
@@ -229,10 +233,12 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
                 raise InputError("feature_names", f"has {len(names)} names but X has {p} columns")
             if len(set(names)) != p:
                 raise InputError("feature_names", "names must be unique")
+            check_names(names)
             return names
         if hasattr(X, "columns"):
             names = [str(c) for c in X.columns]
             if len(set(names)) == p:
+                check_names(names, field="X.columns")
                 return names
         return [f"x{j}" for j in range(p)]
 
@@ -324,16 +330,20 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         return sample_nutpie(frame, progress=progress, should_stop=should_stop, **kw), compile_s
 
     def _check_noise_resolved(self):
-        """Refuse to learn sigma where the residuals are rounding error, not noise."""
-        if self.sigma is not None:
-            return
+        """Refuse to learn sigma where the residuals are rounding error, not noise (or from too
+        few rows), and a known sigma below the rounding of y."""
         X_arr, y_arr = self._data
-        rss = self._residuals()[0]
+        if self.sigma is not None:
+            check_sigma_resolved(float(self.sigma), y_arr)
+            return
         n = y_arr.shape[0]
-        # residual i carries about eps * (|y_i| + sum_j |x_ij w_j|) of rounding
+        check_noise_dof(n, X_arr.shape[1], self.fit_intercept, float(self.alpha) == 0.0)
+        rss = self._residuals()[0]
+        # residual i carries about eps * (|y_i| + sum_j |x_ij w_j|) of rounding; residuals that
+        # are all exactly 0 (y = 0, no intercept) resolve no noise either
         per_row = np.abs(y_arr) + np.abs(X_arr) @ np.abs(self.coef_)
         level = np.finfo(float).eps * float(per_row.max())
-        if np.sqrt(rss / n) < 1e3 * level:
+        if np.sqrt(rss / n) <= 1e3 * level:
             raise InputError("y", f"the residuals at the MAP (rms {np.sqrt(rss / n):.3g}) are at "
                                   f"the rounding level of the data ({level:.3g}): sigma cannot "
                                   f"be learned; pass a known sigma")
@@ -421,9 +431,11 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         stats = self.posterior_.sample_stats
         div = int(stats["diverging"].values.sum()) if "diverging" in stats else 0
         s = self._summary
+        sizes = self.posterior_.posterior.sizes
         return {"divergences": div, "max_r_hat": _num(s["r_hat"].max()),
                 "min_ess_bulk": _num(s["ess_bulk"].min()),
-                "warnings": diagnostics.convergence_warnings(s, div)}
+                "warnings": diagnostics.convergence_warnings(s, div, draws=sizes["draw"],
+                                                             chains=sizes["chain"])}
 
     def summary(self, hdi_prob=None) -> pd.DataFrame:
         """MAP beside the posterior: one row per coefficient (feature order), intercept, sigma."""
@@ -471,13 +483,20 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         coef = post["coef"].values.reshape(-1, self.coef_.size)
         intercept = post["intercept"].values.ravel()
         sigma = post["sigma"].values.ravel()
-        mu = intercept[:, None] + coef @ X_arr.T                     # (draws, n)
-        rng = np.random.default_rng(self.seed_ + 1)
-        obs = mu + sigma[:, None] * rng.standard_normal(mu.shape)
-        mean_hdi = az.hdi(mu[None], hdi_prob=prob)
-        obs_hdi = az.hdi(obs[None], hdi_prob=prob)
-        return PredictiveInterval(mu.mean(axis=0), mean_hdi[:, 0], mean_hdi[:, 1],
-                                  obs_hdi[:, 0], obs_hdi[:, 1])
+        # Row blocks of at most _PREDICT_BLOCK draws x rows: three float64 matrices of that
+        # size (means, noise, draws) are alive at once, ~100 MB whatever the number of rows.
+        # Block 0 draws its noise as before (one block: the same numbers as before).
+        rows = max(1, _PREDICT_BLOCK // intercept.size)
+        parts = []
+        for b, start in enumerate(range(0, X_arr.shape[0], rows)):
+            mu = intercept[:, None] + coef @ X_arr[start:start + rows].T     # (draws, rows)
+            rng = np.random.default_rng(self.seed_ + 1 if b == 0 else [self.seed_ + 1, b])
+            obs = mu + sigma[:, None] * rng.standard_normal(mu.shape)
+            mean_hdi = az.hdi(mu[None], hdi_prob=prob)
+            obs_hdi = az.hdi(obs[None], hdi_prob=prob)
+            parts.append((mu.mean(axis=0), mean_hdi[:, 0], mean_hdi[:, 1],
+                          obs_hdi[:, 0], obs_hdi[:, 1]))
+        return PredictiveInterval(*(np.concatenate(c) for c in zip(*parts)))
 
     # ------------------------------------------------------------------ persistence
     _STATE = ("coef_", "intercept_", "sigma_map_", "alpha_", "feature_names_", "feature_names_in_",
@@ -487,8 +506,13 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         """Write the fitted estimator (posterior, MAP, parameters, summary) to one netCDF file."""
         check_is_fitted(self, "coef_")
         state = {k: _jsonable(getattr(self, k)) for k in self._STATE if hasattr(self, k)}
-        exact = (None if self._exact is None else
-                 {k: _jsonable(v) for k, v in dataclasses.asdict(self._exact).items()})
+        exact = None
+        if self._exact is not None:
+            exact = {f.name: _jsonable(getattr(self._exact, f.name))
+                     for f in dataclasses.fields(self._exact) if f.name != "a_inv"}
+            # Only the marginal variances are read after load (summaries); the p x p matrix
+            # as JSON text took ~24 bytes per entry: 97 MB of model.nc at p = 2000.
+            exact["a_inv"] = _jsonable(np.diag(self._exact.a_inv))
         params = {k: _jsonable(v) for k, v in self.get_params().items()}
         meta = json.dumps({"params": params, "state": state, "exact": exact,
                            "summary": {"index": list(self._summary.index),

@@ -37,7 +37,7 @@ class ConjugateRidge:
     """Exact posterior of ridge regression; marginals as frozen scipy distributions."""
 
     w_hat: np.ndarray
-    a_inv: np.ndarray
+    a_inv: np.ndarray        # (p, p) covariance per unit sigma^2; after load, its diagonal (p,)
     intercept_hat: float
     intercept_var: float     # per unit sigma^2
     sigma: float | None      # known noise sd, or None when learned
@@ -93,7 +93,8 @@ class ConjugateRidge:
         return stats.t(self.nu, loc, np.sqrt(var_per_sigma2 * self.ssr / self.nu))
 
     def coef_marginals(self):
-        return [self._marginal(m, v) for m, v in zip(self.w_hat, np.diag(self.a_inv))]
+        variances = np.diag(self.a_inv) if self.a_inv.ndim == 2 else self.a_inv
+        return [self._marginal(m, v) for m, v in zip(self.w_hat, variances)]
 
     def intercept_marginal(self):
         return self._marginal(self.intercept_hat, self.intercept_var) if self.fit_intercept else None

@@ -86,7 +86,7 @@ def _body():
     cfg = current_app.config
     options = schemas.fit_options(cfg)
     if request.mimetype == "multipart/form-data":
-        body, source = validation.parse_form(request, options), "csv"
+        body, source = validation.parse_form(request, options, cfg), "csv"
     elif request.mimetype == "application/json":
         body, source = validation.parse_json(request, cfg["MAX_JSON_DEPTH"]), "json"
     else:
@@ -123,11 +123,6 @@ def create():
     options.update(source=source, n_samples=int(X.shape[0]), n_features=int(X.shape[1]))
     method = options["method"]
     draws, chains = options.get("draws", 1000), options.get("chains", 4)
-    if method == "exact" and draws * chains > cfg["MAX_DRAWS_TOTAL"]:
-        # exact draws are held (draws x chains x p) and stored like nuts draws: same cap
-        raise invalid("draws", f"draws x chains must be <= {cfg['MAX_DRAWS_TOTAL']} "
-                               f"(BAYESREG_MAX_DRAWS_TOTAL); got {draws} x {chains} = "
-                               f"{draws * chains}")
     fit_id = str(uuid.uuid4())
     st = store()
     jobs.save_data(st, fit_id, X, y, names)
@@ -189,6 +184,7 @@ def predict(fit_id):
         prob = body.get("hdi_prob", est.hdi_prob)
         out["posterior"] = est.predict_interval(X, hdi_prob=prob).to_dict()
         out["hdi_prob"] = prob
+    validation.check_prediction(out)  # within the bound on |X|, huge coefficients can overflow
     return jobs.jsonable(out)
 
 

@@ -68,7 +68,8 @@ def document(cfg, version):
                         "multipart/form-data": {"schema": {"$ref": "#/components/schemas/FitForm"}}}},
                     "responses": {
                         "201": _json("Fit", "Finished fit (map, exact, or nuts with wait).", _LOCATION),
-                        "202": _json("Fit", "NUTS fit queued; poll Location.", _LOCATION),
+                        "202": _json("Fit", "Queued (nuts, or map/exact over BAYESREG_MAX_SYNC_COST); "
+                                             "poll Location.", _LOCATION),
                         **_errors(400, 413, 415, 422, 503, 507)}},
                 "get": {
                     "summary": "List fits, newest first.",

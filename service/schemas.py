@@ -2,45 +2,69 @@
 
 They are the one source of truth: ``validation`` checks requests against them
 and ``openapi`` publishes them. Caps come from the app's configuration, so the
-published limits are the enforced ones.
+published limits are the enforced ones. Numeric bounds come from the core
+(``bayesreg._validation.BOUNDS``), which refuses the same values.
 """
+
+from bayesreg.validation import BOUNDS, REASONS
+from bayesreg.diagnostics import MIN_DIAGNOSTIC_DRAWS
 
 PRIORS = ["elastic_net", "lasso", "ridge"]
 METHODS = ["exact", "map", "nuts"]
 DATASETS = ["diabetes"]
-STATUSES = ["failed", "queued", "running", "succeeded"]
+STATUSES = ["cancelled", "failed", "queued", "running", "succeeded"]
 
 NUMBER = {"type": "number"}
 NULLABLE_NUMBER = {"type": ["number", "null"]}
+#: a number of X or y; ``x-reason`` says why a bound exists and is quoted in the 422
+DATUM = {"type": "number", "minimum": -BOUNDS.data, "maximum": BOUNDS.data,
+         "x-reason": REASONS["data"]}
 MATRIX = {
     "type": "array",
     "minItems": 1,
-    "items": {"type": "array", "minItems": 1, "items": NUMBER},
+    "items": {"type": "array", "minItems": 1, "items": DATUM},
     "description": "Rows of the design matrix; every row has one number per feature.",
 }
+#: no control characters (C0, DEL, C1): names are stored, echoed in JSON and drawn in plots
+NAME_PATTERN = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
 
 # Fields of a fit request other than the data; the CSV form accepts the same.
 def fit_options(cfg):
     return {
         "feature_names": {
             "type": "array",
-            "items": {"type": "string", "minLength": 1, "maxLength": 200},
+            "items": {"type": "string", "minLength": 1, "maxLength": 200,
+                      "pattern": NAME_PATTERN},
             "maxItems": cfg["MAX_FEATURES"],
-            "description": "One name per column of X; defaults to x0, x1, ...",
+            "description": "One name per column of X; defaults to x0, x1, ... Names hold no "
+                           "control characters and no lone surrogates.",
         },
         "prior": {"type": "string", "enum": PRIORS, "default": "lasso"},
-        "alpha": {"type": "number", "minimum": 0, "default": 0.1,
+        "alpha": {"type": "number", "minimum": 0, "maximum": BOUNDS.alpha, "default": 0.1,
+                  "x-reason": REASONS["alpha"],
                   "description": "Penalty strength in scikit-learn's ElasticNet convention."},
         "l1_ratio": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5,
                      "description": "Share of the L1 penalty; used by prior elastic_net."},
-        "sigma": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": None,
-                  "description": "Known noise scale; null estimates it."},
+        "sigma": {"type": ["number", "null"], "minimum": BOUNDS.sigma_low,
+                  "maximum": BOUNDS.sigma_high, "default": None, "x-reason": REASONS["sigma"],
+                  "description": "Known noise scale, at least eps x max|y| (the rounding of "
+                                 "y) for exact and nuts; null learns it, which needs more rows "
+                                 "than the intercept takes (and under alpha = 0 the "
+                                 "coefficients too)."},
         "fit_intercept": {"type": "boolean", "default": True},
         "standardize": {"type": "boolean", "default": False},
         "learn_alpha": {"type": "boolean", "default": False},
         "method": {"type": "string", "enum": METHODS, "default": "nuts",
-                   "description": "map and exact answer at once (201); nuts is queued (202)."},
-        "draws": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_DRAWS"], "default": 1000},
+                   "description": "map and exact answer at once (201) when their worst-case cost "
+                                  "is within BAYESREG_MAX_SYNC_COST, else they are queued like "
+                                  "nuts (202)."},
+        "draws": {"type": "integer", "minimum": MIN_DIAGNOSTIC_DRAWS, "maximum": cfg["MAX_DRAWS"],
+                  "default": 1000,
+                  "x-reason": f"rank-normalized split r_hat and ESS (ArviZ) need at least "
+                              f"{MIN_DIAGNOSTIC_DRAWS} draws per chain, and HDIs from fewer "
+                              f"mean nothing",
+                  "description": "Draws per chain. Fewer than 100 succeed with a diagnostics "
+                                 "warning (too few to check convergence reliably, as in PyMC)."},
         "tune": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_TUNE"], "default": 1000},
         "chains": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_CHAINS"], "default": 4},
         "seed": {"type": ["integer", "null"], "minimum": 0, "maximum": 2**32 - 1, "default": None},
@@ -49,13 +73,22 @@ def fit_options(cfg):
         "wait": {"type": "boolean", "default": False,
                  "description": "For nuts: hold the request until the fit ends "
                                 "(at most BAYESREG_WAIT_TIMEOUT s)."},
+        "time_limit": _time_limit(cfg),
     }
+
+
+def _time_limit(cfg):
+    return {"type": "number", "exclusiveMinimum": 0, "maximum": cfg["FIT_TIME_LIMIT"],
+            "default": cfg["FIT_TIME_LIMIT"],
+            "description": "For queued fits: seconds the fit may run once a worker takes it; "
+                           "past it the fit fails with a reason naming the limit "
+                           "(at most BAYESREG_FIT_TIME_LIMIT)."}
 
 
 #: the data of a fit: X and y, or the name of an embedded data set
 DATA = {
     "X": MATRIX,
-    "y": {"type": "array", "minItems": 1, "items": NUMBER},
+    "y": {"type": "array", "minItems": 1, "items": DATUM},
     "dataset": {"type": "string", "enum": DATASETS,
                 "description": "Embedded demo data instead of X and y."},
 }
@@ -145,6 +178,9 @@ FIT = {
             "message": {"type": "string"}, "field": {"type": ["string", "null"]}}},
         "progress": {"type": "object", "required": ["draws_done", "draws_total"], "properties": {
             "draws_done": {"type": "integer"}, "draws_total": {"type": "integer"}}},
+        "cancel_requested": {"type": "boolean",
+                             "description": "A DELETE asked this running fit to stop; it ends "
+                                            "as cancelled."},
         "worker_pid": {"type": ["integer", "null"],
                        "description": "Process sampling this fit (nuts only)."},
         "created_at": {"type": "string", "format": "date-time"},
@@ -250,6 +286,7 @@ def dropout_options(cfg):
         "wait": {"type": "boolean", "default": False,
                  "description": "Hold the request until training ends "
                                 "(at most BAYESREG_WAIT_TIMEOUT s)."},
+        "time_limit": _time_limit(cfg),
     }
 
 
@@ -293,6 +330,9 @@ DROPOUT_FIT = {
         "progress": {"type": "object", "required": ["epochs_done", "epochs_total"], "properties": {
             "epochs_done": {"type": "integer", "minimum": 0},
             "epochs_total": {"type": "integer", "minimum": 0}}},
+        "cancel_requested": {"type": "boolean",
+                             "description": "A DELETE asked this running fit to stop; it ends "
+                                            "as cancelled."},
         "result": {"type": ["object", "null"], "properties": {
             **{key: NULLABLE_NUMBER for key in (
                 "train_rmse", "log_likelihood_train", "final_loss", "tau", "dropout",

@@ -5,8 +5,10 @@ say (rectangular X, finite numbers, matching lengths, size caps) is checked
 here, once, with messages naming the field, what is allowed and what came.
 """
 
+import csv
 import functools
 import io
+import itertools
 import json
 import math
 import re
@@ -14,19 +16,42 @@ import re
 import numpy as np
 from jsonschema import Draft202012Validator
 
+from bayesreg.validation import (BOUNDS, REASONS, InputError, check_noise_dof,
+                                 check_sigma_resolved)
+from bayesreg.validation import check_names as _core_check_names
+
 from .errors import Problem, invalid
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
+#: most errors one 422 lists: a body with a million bad cells gets the first 20, found lazily
+MAX_ERRORS = 20
+
+# +1 for an opening bracket, -1 for a closing one, 0 for any other byte
+_STEP = np.zeros(256, dtype=np.int8)
+_STEP[[ord("["), ord("{")]] = 1
+_STEP[[ord("]"), ord("}")]] = -1
+
 
 def _json_depth(raw: bytes) -> int:
-    """Deepest bracket nesting of a JSON text, without recursing (strings removed)."""
-    bare = np.frombuffer(_STRING.sub(b"", raw), dtype=np.uint8)
-    step = (np.isin(bare, (ord("["), ord("{"))).astype(np.int32)
-            - np.isin(bare, (ord("]"), ord("}"))).astype(np.int32))
-    return int(step.cumsum().max()) if step.size else 0
+    """Deepest bracket nesting of a JSON text, brackets inside strings not counted.
+
+    Linear time and memory: escaped backslashes, then escaped quotes, are dropped (each
+    ``bytes.replace`` is one left-to-right pass, pairing backslashes as a JSON parser does),
+    so every quote left opens or closes a string, and a bracket counts when an even number of
+    quotes precedes it. A body of escaped quotes costs what any body of its size does (the
+    backtracking regex this replaces took 13 s on 300 kB). Exact for UTF-8, where these bytes
+    never occur inside a multibyte character; ``parse_json`` reads bodies as UTF-8 only.
+    """
+    bare = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    data = np.frombuffer(bare, dtype=np.uint8)
+    steps = _STEP[data]                                  # a copy: one int8 per byte
+    quotes = np.flatnonzero(data == ord('"'))
+    if quotes.size:
+        brackets = np.flatnonzero(steps)
+        steps[brackets[np.searchsorted(quotes, brackets) % 2 == 1]] = 0   # inside strings
+    return max(int(steps.cumsum(dtype=np.int32).max()), 0) if steps.size else 0
 
 
 def parse_json(request, max_depth):
@@ -40,7 +65,8 @@ def parse_json(request, max_depth):
         msg = f"JSON nests {depth} levels deep; at most {max_depth} allowed"
         raise invalid("body", msg, status=400)
     try:
-        return json.loads(raw)
+        # UTF-8 only (RFC 8259), so the depth just measured is the depth json.loads meets
+        return json.loads(raw.decode("utf-8-sig"))
     except (ValueError, RecursionError) as exc:
         raise invalid("body", f"malformed JSON: {exc}", status=400) from None
 
@@ -53,8 +79,15 @@ def _field(path) -> str:
 
 
 def _show(value) -> str:
-    text = json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    """At most 60 characters of a JSON value; a big array is not serialized whole to show it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    text = ""
+    for chunk in json.JSONEncoder().iterencode(value):
+        text += chunk
+        if len(text) > 60:
+            return text[:57] + "..."
+    return text
 
 
 _TYPE_NAMES = {"number": "a number", "integer": "an integer", "boolean": "a boolean (true/false)",
@@ -71,9 +104,22 @@ def _json_type(value) -> str:
     return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
 
 
-def _message(error, instance_root):
+def _control(value):
+    """First control character of a string and its position, or None."""
+    for i, ch in enumerate(value):
+        if ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F:
+            return i, ch
+    return None
+
+
+def _message(error, prefix=()):
+    """(field, message) of a jsonschema error; ``prefix`` is the path of what was validated."""
     v, lim, value = error.validator, error.validator_value, error.instance
-    path = list(error.absolute_path)
+    path = list(prefix) + list(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    why = f": {schema['x-reason']}" if "x-reason" in schema else ""
+    if v in ("minimum", "exclusiveMinimum") and lim == 0:
+        why = ""  # a sign rule needs no reason; the reason is about the other bound
     if v == "type":
         wanted = lim if isinstance(lim, list) else [lim]
         names = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
@@ -82,7 +128,6 @@ def _message(error, instance_root):
         return _field(path), f"must be one of {', '.join(map(str, lim))}; got {_show(value)}"
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[v]
-        schema = error.schema
         lo = schema.get("minimum", schema.get("exclusiveMinimum"))
         hi = schema.get("maximum", schema.get("exclusiveMaximum"))
         span = ""
@@ -90,13 +135,18 @@ def _message(error, instance_root):
             left = "[" if "minimum" in schema else "("
             right = "]" if "maximum" in schema else ")"
             span = f" (allowed range {left}{lo}, {hi}{right})"
-        return _field(path), f"must be {op} {lim}{span}; got {_show(value)}"
+        return _field(path), f"must be {op} {lim}{span}; got {_show(value)}{why}"
+    if v == "pattern" and isinstance(value, str) and _control(value) is not None:
+        i, ch = _control(value)
+        return _field(path), (f"must not contain control characters (U+0000-U+001F, "
+                              f"U+007F-U+009F); got {_show(value)} with U+{ord(ch):04X} at "
+                              f"position {i}")
     if v == "required":
         missing = [k for k in lim if k not in value]
         return _field(path + missing[:1]), "is required"
     if v == "additionalProperties":
-        extra = sorted(set(value) - set(error.schema.get("properties", {})))
-        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        extra = sorted(set(value) - set(schema.get("properties", {})))
+        allowed = ", ".join(sorted(schema.get("properties", {})))
         return _field(path + extra[:1]), f"is not a known field; allowed: {allowed}"
     if v in ("minItems", "maxItems"):
         op = "at least" if v == "minItems" else "at most"
@@ -115,48 +165,97 @@ def _message(error, instance_root):
     return _field(path), error.message
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=64)
 def _validator(schema_json: str):
     return Draft202012Validator(json.loads(schema_json))
 
 
-_PLAIN_ARRAY = {"type", "items", "minItems", "maxItems", "description"}
+def _compiled(schema):
+    return _validator(json.dumps(schema, sort_keys=True))
 
 
-def _numbers(values, spec):
-    """Whether ``values`` satisfies an array-of-numbers schema (booleans are not numbers)."""
-    return (type(values) is list and set(spec) <= _PLAIN_ARRAY
-            and set(spec["items"]) <= {"type", "description"} and spec["items"]["type"] == "number"
-            and spec.get("minItems", 0) <= len(values) <= spec.get("maxItems", math.inf)
-            and all(type(v) is float or type(v) is int for v in values))
+# Keywords a fast scan understands; other keys of a schema are annotations.
+_ANNOTATIONS = {"description", "default", "format", "x-reason"}
+_SCALAR_KEYS = {"type", "minimum", "maximum", "minLength", "maxLength", "pattern"}
 
 
-def _stand_in(instance, schema):
-    """The instance with big, valid numeric arrays cut to one element.
+def _scalar_test(spec):
+    """A cheap predicate equivalent to jsonschema for a simple scalar schema, or None."""
+    kind = spec.get("type")
+    if set(spec) - _ANNOTATIONS - _SCALAR_KEYS or kind not in ("number", "integer", "string"):
+        return None
+    if kind == "string":
+        lo, hi = spec.get("minLength", 0), spec.get("maxLength", math.inf)
+        pattern = re.compile(spec["pattern"]) if "pattern" in spec else None
+        return lambda v: (type(v) is str and lo <= len(v) <= hi
+                          and (pattern is None or pattern.search(v) is not None))
+    lo, hi = spec.get("minimum", -math.inf), spec.get("maximum", math.inf)
+    if kind == "number":
+        # NaN passes a JSON Schema range (every comparison is false), as in jsonschema
+        return lambda v: (type(v) is float or type(v) is int) and not (v < lo or v > hi)
+    return lambda v: ((type(v) is int or type(v) is float and v.is_integer())
+                      and not (v < lo or v > hi))
 
-    jsonschema walks every number of X in Python (tens of ms for a few
-    thousand); a type scan decides the same thing in well under a millisecond.
-    Only arrays the scan proves valid are cut, so the verdict is unchanged and
-    invalid input still gets jsonschema's exact error paths.
+
+def _array_test(spec):
+    """A cheap predicate for an array of simple scalars (or of such arrays), or None."""
+    if spec.get("type") != "array" or set(spec) - _ANNOTATIONS - {"type", "items", "minItems",
+                                                                  "maxItems"}:
+        return None
+    items = spec.get("items", {})
+    inner = _scalar_test(items) if items.get("type") != "array" else _array_test(items)
+    if inner is None:
+        return None
+    lo, hi = spec.get("minItems", 0), spec.get("maxItems", math.inf)
+    return lambda v: type(v) is list and lo <= len(v) <= hi and all(map(inner, v))
+
+
+def _array_errors(value, spec, path, room):
+    """Up to ``room`` errors of a big array, found by a scan; jsonschema sees only bad items."""
+    out = []
+    for key, op in (("minItems", "at least"), ("maxItems", "at most")):
+        lim = spec.get(key)
+        if lim is not None and not (len(value) >= lim if key == "minItems" else len(value) <= lim):
+            out.append((path, _field(path), f"must have {op} {lim} items; got {len(value)}"))
+    items = spec.get("items", {})
+    nested = items.get("type") == "array"
+    test = _array_test(items) if nested else _scalar_test(items)
+    # items past maxItems are not examined: a million names cost what the allowed 2000 do
+    for i, item in itertools.islice(enumerate(value), spec.get("maxItems")):
+        if len(out) >= room:
+            break
+        if test(item):
+            continue
+        if nested and type(item) is list:
+            out += _array_errors(item, items, path + [i], room - len(out))
+        else:
+            out += [(path + [i] + list(e.absolute_path), *_message(e, path + [i]))
+                    for e in itertools.islice(_compiled(items).iter_errors(item), room - len(out))]
+    return out[:room]
+
+
+def _split(instance, schema):
+    """Take the big arrays out of a body: checked here by a scan, the rest by jsonschema.
+
+    jsonschema walks each number of X in Python (about 10 us each), so a million cells took
+    seconds even when the first was bad; a type scan takes well under a microsecond per cell.
+    Returns the body with the big arrays emptied (keys kept, so ``required`` and ``oneOf``
+    judge it the same), its schema with their constraints lifted, and the arrays' errors.
     """
     if type(instance) is not dict:
-        return instance
-    out = instance
+        return instance, schema, []
+    light, props, errors = instance, schema.get("properties", {}), []
     for name, spec in schema.get("properties", {}).items():
         value = instance.get(name)
-        if type(value) is not list or len(value) < 32 or spec.get("type") != "array":
+        if type(value) is not list or len(value) < 32 or _array_test(spec) is None:
             continue
-        rows = spec.get("items", {})
-        if rows.get("type") == "number":
-            ok = _numbers(value, spec)
-        else:
-            ok = (rows.get("type") == "array" and set(spec) <= _PLAIN_ARRAY
-                  and spec.get("minItems", 0) <= len(value) <= spec.get("maxItems", math.inf)
-                  and all(_numbers(row, rows) for row in value))
-        if ok:
-            out = dict(out) if out is instance else out
-            out[name] = value[:1]
-    return out
+        errors += _array_errors(value, spec, [name], MAX_ERRORS - len(errors))
+        if light is instance:
+            light, props = dict(instance), dict(props)
+        light[name], props[name] = [], {}
+    if light is not instance:
+        schema = dict(schema, properties=props)
+    return light, schema, errors
 
 
 def _types(schema):
@@ -179,17 +278,22 @@ def _as_integers(schema, instance):
 
 
 def check(schema, instance):
-    """Validate against a JSON Schema; raise a 422 listing every violation."""
-    validator = _validator(json.dumps(schema, sort_keys=True))
-    if validator.is_valid(_stand_in(instance, schema)):
+    """Validate against a JSON Schema; raise a 422 listing the first ``MAX_ERRORS`` violations.
+
+    Errors are found lazily and only that many are built, so a body with a bad value in each
+    of a million cells costs about what parsing it did.
+    """
+    light, light_schema, found = _split(instance, schema)
+    validator = _compiled(light_schema)
+    if not found and validator.is_valid(light):
         _as_integers(schema, instance)
         return
-    errors = []
-    for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
-        field, message = _message(error, instance)
-        errors.append({"field": field, "message": message})
-        if len(errors) >= 20:
-            break
+    rest = itertools.islice(validator.iter_errors(light), MAX_ERRORS)
+    found += [(list(e.absolute_path), *_message(e)) for e in rest]
+    # in path order, as a reader scans the body (indices as numbers: X[2] before X[10])
+    found.sort(key=lambda row: [(0, part, "") if isinstance(part, int) else (1, 0, str(part))
+                                for part in row[0]])
+    errors = [{"field": field, "message": message} for _, field, message in found[:MAX_ERRORS]]
     raise Problem(422, "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
 
 
@@ -239,10 +343,22 @@ def check_fit(body, cfg):
         raise invalid("alpha", "with learn_alpha, alpha is the scale of its prior and must be > 0; "
                                "got 0")
     draws, chains = body.get("draws", 1000), body.get("chains", 4)
-    if body.get("method", "nuts") == "nuts" and draws * chains > cfg["MAX_DRAWS_TOTAL"]:
+    method = body.get("method", "nuts")
+    if method in ("nuts", "exact") and draws * chains > cfg["MAX_DRAWS_TOTAL"]:
         raise invalid("draws", f"draws x chains must be <= {cfg['MAX_DRAWS_TOTAL']} "
                                f"(BAYESREG_MAX_DRAWS_TOTAL); got {draws} x {chains} = {draws * chains}")
-    return check_data(body, cfg)
+    X, y = check_data(body, cfg)
+    if X is not None and method != "map":
+        # the core's rules, here so that a nuts fit is refused at the door, not failed in a worker
+        try:
+            if body.get("sigma") is None:
+                check_noise_dof(X.shape[0], X.shape[1], body.get("fit_intercept", True),
+                                body.get("alpha", 0.1) == 0)
+            else:
+                check_sigma_resolved(body["sigma"], y)
+        except InputError as exc:
+            raise invalid(exc.field, exc.message) from None
+    return X, y
 
 
 def check_data(body, cfg):
@@ -266,12 +382,17 @@ def check_data(body, cfg):
 
 
 def check_names(names, p):
-    """User-given feature names: one per column, all different."""
+    """User-given feature names: one per column, all different, text that survives storage
+    (no control characters, which the schema refuses too, and no lone surrogates)."""
     if names is not None:
         if len(names) != p:
             raise invalid("feature_names", f"must have one name per column of X ({p}); got {len(names)}")
         if len(set(names)) != len(names):
             raise invalid("feature_names", "must be unique")
+        try:
+            _core_check_names(names, controls=True)
+        except InputError as exc:
+            raise invalid(exc.field, exc.message) from None
 
 
 def check_dropout_fit(body, cfg, n_rows):
@@ -303,6 +424,24 @@ def check_predict(body, p):
     return X
 
 
+def check_prediction(prediction):
+    """Refuse a prediction that overflowed: every number of ``map`` and of the ``posterior``
+    arrays must be finite, else 422 naming the row of X (within the bound on |X|, a fit whose
+    coefficients are huge can still overflow ``X @ coef``)."""
+    arrays = {"map": prediction.get("map")}
+    arrays.update(prediction.get("posterior") or {})
+    for key, values in arrays.items():
+        if values is None:
+            continue
+        v = np.asarray(values, dtype=float)
+        bad = np.flatnonzero(~np.isfinite(v))
+        if bad.size:
+            i = int(bad[0])
+            raise invalid(f"X[{i}]", f"gives a prediction ({key}) outside the floating-point "
+                                     f"range ({v[i]!r}): X times the coefficients overflows; "
+                                     f"{bad.size} row(s) in all")
+
+
 def _coerce(name, text, spec):
     """A form field is text; read it strictly as the schema's type, never guess."""
     kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
@@ -323,7 +462,35 @@ def _coerce(name, text, spec):
     return text
 
 
-def parse_form(request, options):
+def _csv_header(raw: bytes):
+    """The column names of a CSV's header record (its first non-blank one), read by the csv
+    module: a wide header costs milliseconds here, against seconds to minutes in pandas."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise invalid("file", f"is not a readable CSV: not UTF-8 text ({exc})") from None
+    try:
+        for record in csv.reader(io.StringIO(text, newline="")):
+            if any(field.strip() for field in record):
+                return record
+    except csv.Error as exc:
+        raise invalid("file", f"is not a readable CSV: {exc}") from None
+    return []
+
+
+def _check_csv_shape(raw, cfg):
+    """Caps of a CSV before pandas parses it: columns from the header; the most rows pandas
+    may read so that rows x feature columns stays within the cells cap."""
+    columns = len(_csv_header(raw))
+    p = max(columns - 1, 1)  # one column is the target
+    if columns - 1 > cfg["MAX_FEATURES"]:
+        raise invalid("file", f"must have at most {cfg['MAX_FEATURES']} feature columns besides "
+                              f"the target (BAYESREG_MAX_FEATURES); got {columns - 1} "
+                              f"({columns} columns in the header)")
+    return cfg["MAX_CELLS"] // p + 1
+
+
+def parse_form(request, options, cfg):
     """A CSV upload: returns a body dict shaped like the JSON request."""
     import pandas as pd
 
@@ -341,10 +508,23 @@ def parse_form(request, options):
             allowed = ", ".join(sorted(set(options) - {"feature_names"} | {"file", "target"}))
             raise invalid(name, f"is not a known field; allowed: {allowed}")
         body[name] = _coerce(name, text, options[name])
+    raw = upload.read()
+    max_rows = _check_csv_shape(raw, cfg)
     try:
-        frame = pd.read_csv(io.BytesIO(upload.read()))
+        # at most one row past the cap is read: pandas never parses more than the cap allows
+        frame = pd.read_csv(io.BytesIO(raw), nrows=max_rows)
     except Exception as exc:  # pandas raises many types for unreadable text
         raise invalid("file", f"is not a readable CSV: {exc}") from None
+    p = max(frame.shape[1] - 1, 1)
+    if len(frame) * p > cfg["MAX_CELLS"]:
+        raise invalid("file", f"n x p must be <= {cfg['MAX_CELLS']} (BAYESREG_MAX_CELLS); got "
+                              f"at least {len(frame)} rows x {p} feature columns = "
+                              f"{len(frame) * p}", status=413)
+    for j, column in enumerate(frame.columns):
+        try:
+            _core_check_names([str(column)], controls=True)
+        except InputError as exc:
+            raise invalid(f"file.columns[{j}]", f"the column name {exc.message}") from None
     target = form["target"]
     if target not in frame.columns:
         raise invalid("target", f"must be a column of the CSV ({', '.join(map(str, frame.columns))}); "
@@ -355,6 +535,12 @@ def parse_form(request, options):
         if frame[column].isna().any():
             row = int(np.flatnonzero(frame[column].isna().to_numpy())[0])
             raise invalid(f"file.{column}[{row}]", "must be a number; got an empty or NaN cell")
+        values = frame[column].to_numpy(dtype=float)
+        big = np.flatnonzero(~(np.abs(values) <= BOUNDS.data))
+        if big.size:
+            row = int(big[0])
+            raise invalid(f"file.{column}[{row}]", f"must be within +-{BOUNDS.data:g}; got "
+                                                   f"{values[row]!r}: {REASONS['data']}")
     features = [c for c in frame.columns if c != target]
     if not features:
         raise invalid("file", "needs at least one feature column besides the target")
