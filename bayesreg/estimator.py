@@ -532,7 +532,12 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         ds = xr.open_dataset(str(path), engine="h5netcdf")
         has_posterior = "bayesreg" not in ds.attrs
         ds.close()
-        idata = az.from_netcdf(str(path)) if has_posterior else None
+        # Eagerly: the arrays are read now and the file closed, so the file can be replaced
+        # or deleted (and its space freed) while the estimator lives on.
+        idata = None
+        if has_posterior:
+            with az.rc_context({"data.load": "eager"}):
+                idata = az.from_netcdf(str(path))
         attrs = (idata.posterior.attrs if idata is not None else
                  xr.load_dataset(str(path), engine="h5netcdf").attrs)
         meta = json.loads(attrs["bayesreg"])

@@ -70,6 +70,11 @@ DEFAULTS = {
     # and row (tracemalloc). 10,000,000 -> about 240 MB peak and a second; e.g. 2,500 rows
     # of a 4,000-draw fit, 125 rows of an 80,000-draw one. Above it: 413.
     "MAX_PREDICT_DRAW_ROWS": 10_000_000,
+    # ... and its product (posterior draws x rows x p multiply-adds): 2e9 is about a second.
+    "MAX_PREDICT_MULADDS": 2_000_000_000,
+    # Posterior draws x p of a nuts or exact fit (draws x chains x columns): 20,000,000 is
+    # 160 MB of float64 draws in model.nc and in memory when it is read. Above it: 422.
+    "MAX_POSTERIOR_CELLS": 20_000_000,
     # POST /v1/dropout/fits/{id}/predict: rows x mc_samples x (weights + 50 x units + 4000),
     # in multiply-adds of one thread: a weight is one multiply-add of a matrix product
     # (about 0.04 ns here), a unit (input or hidden) its mask (about 2 ns, 50 of them), and

@@ -123,6 +123,11 @@ def create():
     options.update(source=source, n_samples=int(X.shape[0]), n_features=int(X.shape[1]))
     method = options["method"]
     draws, chains = options.get("draws", 1000), options.get("chains", 4)
+    cells = draws * chains * X.shape[1]
+    if method in ("nuts", "exact") and cells > cfg["MAX_POSTERIOR_CELLS"]:
+        raise invalid("draws", f"draws x chains x features must be <= {cfg['MAX_POSTERIOR_CELLS']} "
+                               f"(BAYESREG_MAX_POSTERIOR_CELLS); got {draws} x {chains} x "
+                               f"{X.shape[1]} = {cells}")
     fit_id = str(uuid.uuid4())
     st = store()
     jobs.save_data(st, fit_id, X, y, names)
@@ -200,6 +205,10 @@ def _check_predict_size(X, est, cfg):
             raise invalid("X", f"rows of X x posterior draws of the fit must be <= "
                                f"{cfg['MAX_PREDICT_DRAW_ROWS']} (BAYESREG_MAX_PREDICT_DRAW_ROWS); "
                                f"got {n} x {draws} = {n * draws}", status=413)
+        if draws * n * p > cfg["MAX_PREDICT_MULADDS"]:
+            raise invalid("X", f"rows of X x posterior draws x features must be <= "
+                               f"{cfg['MAX_PREDICT_MULADDS']} (BAYESREG_MAX_PREDICT_MULADDS); "
+                               f"got {n} x {draws} x {p} = {n * draws * p}", status=413)
 
 
 @bp.get("/<fit_id>/posterior.nc")

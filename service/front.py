@@ -14,7 +14,8 @@ in front of gunicorn:
   ``Content-Length`` request with ``Connection: close`` (a chunked request
   body is decoded first), and relay the answer;
 - it reads the answer at once (up to ``high_water`` bytes ahead of a slow
-  reader), so a client that reads slowly does not hold a gunicorn thread either.
+  reader), so a client that reads slowly does not hold a gunicorn thread either;
+  a client that takes no bytes for ``send_timeout`` seconds is disconnected.
 
 Every refusal is a problem document, like the app's own errors.
 """
@@ -39,7 +40,7 @@ class Limits:
     def __init__(self, max_body=16 * 1024 * 1024, max_header=64 * 1024, header_timeout=10.0,
                  body_timeout=60.0, upstream_timeout=300.0, send_timeout=60.0,
                  max_connections=1024, max_buffered=512 * 1024 * 1024,
-                 high_water=64 * 1024 * 1024, retry_after=5):
+                 high_water=8 * 1024 * 1024, retry_after=5):
         self.max_body, self.max_header = int(max_body), int(max_header)
         self.header_timeout, self.body_timeout = float(header_timeout), float(body_timeout)
         self.upstream_timeout, self.send_timeout = float(upstream_timeout), float(send_timeout)
@@ -72,15 +73,22 @@ class Front:
         self.connections = 0
         self.buffered = 0
         self.served = 0
+        self._tasks = set()
 
-    async def serve(self, host, port, stop):
+    async def serve(self, host, port, stop, drain=30.0):
+        """Serve until ``stop`` is set; then stop accepting and let requests in flight end
+        (at most ``drain`` seconds), so no client loses the answer to a request it sent."""
         server = await asyncio.start_server(self.handle, host, port,
                                             limit=self.limits.max_header, reuse_address=True)
         async with server:
             await stop.wait()
+            server.close()
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=drain)
 
     async def handle(self, reader, writer):
         lim = self.limits
+        self._tasks.add(asyncio.current_task())
         self.connections += 1
         try:
             if self.connections > lim.max_connections:
@@ -91,23 +99,25 @@ class Front:
         except Refused as exc:
             writer.write(problem_bytes(exc.status, exc.field, exc.message, exc.retry_after))
             await self._flush(writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass  # the client went away
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+            writer.transport.abort()  # the client went away or stopped reading
         except Exception:  # never let one connection take the front down
             log.exception("front: unexpected error")
+            writer.transport.abort()
         finally:
             self.connections -= 1
+            self._tasks.discard(asyncio.current_task())
             writer.close()
             try:
                 await asyncio.wait_for(writer.wait_closed(), 5)
             except (Exception, asyncio.TimeoutError):
-                pass
+                writer.transport.abort()  # never keep a socket and its buffer for a stuck peer
 
     async def _flush(self, writer):
         try:
             await asyncio.wait_for(writer.drain(), self.limits.send_timeout)
         except (Exception, asyncio.TimeoutError):
-            pass
+            writer.transport.abort()
 
     async def _one(self, reader, writer):
         lim = self.limits
@@ -123,14 +133,14 @@ class Front:
                 raise Refused(400, "request", "the connection closed inside the headers") from None
             raise
         line, headers = _parse_head(head)
-        body = await self._body(reader, writer, headers)
-        self.buffered += len(body)
+        held = [0]  # bytes of this request's body counted in self.buffered
         try:
+            body = await self._body(reader, writer, headers, held)
             await self._forward(line, headers, body, writer)
         finally:
-            self.buffered -= len(body)
+            self.buffered -= held[0]
 
-    async def _body(self, reader, writer, headers):
+    async def _body(self, reader, writer, headers, held):
         lim = self.limits
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         if "transfer-encoding" in headers and not chunked:
@@ -138,39 +148,44 @@ class Front:
         length = 0
         if not chunked and "content-length" in headers:
             text = headers["content-length"]
-            if not text.isdigit():
+            if not (text.isascii() and text.isdigit()):
                 raise Refused(400, "Content-Length", f"must be a byte count; got {text[:40]!r}")
             length = int(text)
-            self._check_size(length)
+            self._reserve(length, held)
         if headers.get("expect", "").lower() == "100-continue":
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        read = self._read_chunked(reader) if chunked else reader.readexactly(length)
+        read = self._read_chunked(reader, held) if chunked else reader.readexactly(length)
         try:
             return await asyncio.wait_for(read, lim.body_timeout)
         except asyncio.TimeoutError:
             raise Refused(408, "body", f"the request body did not arrive within "
                           f"{lim.body_timeout:g} s (BAYESREG_FRONT_BODY_TIMEOUT)") from None
+        except asyncio.LimitOverrunError:
+            raise Refused(400, "body", "malformed chunked encoding (a line too long)") from None
 
-    def _check_size(self, length):
+    def _reserve(self, total, held):
+        """Count this request's body as ``total`` bytes against the caps, before reading it."""
         lim = self.limits
-        if length > lim.max_body:
+        if total > lim.max_body:
             raise Refused(413, "body", f"request body exceeds the cap of {lim.max_body} bytes "
                           f"(BAYESREG_MAX_CONTENT_LENGTH)")
-        if self.buffered + length > lim.max_buffered:
+        if self.buffered - held[0] + total > lim.max_buffered:
             raise Refused(503, "body", "the server is holding as many request bodies as it "
                           f"may ({lim.max_buffered} bytes, BAYESREG_FRONT_MAX_BUFFERED); retry "
                           "later", lim.retry_after)
+        self.buffered += total - held[0]
+        held[0] = total
 
-    async def _read_chunked(self, reader):
+    async def _read_chunked(self, reader, held):
         parts, total = [], 0
         while True:
             size_line = await reader.readuntil(b"\r\n")
-            try:
-                size = int(size_line.split(b";")[0].strip(), 16)
-            except ValueError:
-                raise Refused(400, "body", "malformed chunked encoding") from None
+            text = size_line.split(b";")[0].strip()
+            if not text or len(text) > 16 or text.strip(b"0123456789abcdefABCDEF"):
+                raise Refused(400, "body", "malformed chunked encoding")
+            size = int(text, 16)
             total += size
-            self._check_size(total)
+            self._reserve(total, held)
             if size == 0:
                 while (await reader.readuntil(b"\r\n")) != b"\r\n":
                     pass  # trailers are dropped
@@ -181,27 +196,34 @@ class Front:
 
     async def _forward(self, line, headers, body, writer):
         lim = self.limits
+        restarting = Refused(503, "server", "the HTTP workers are restarting; retry shortly",
+                             lim.retry_after)
         try:
             up_reader, up_writer = await asyncio.open_unix_connection(self.upstream, limit=1 << 20)
         except (OSError, ValueError):
-            raise Refused(503, "server", "the HTTP workers are restarting; retry shortly",
-                          lim.retry_after) from None
+            raise restarting from None
         try:
             out = [line] + [f"{k}: {v}" for k, v in headers.items() if k not in _DROP]
             if body or line.split(" ", 1)[0] in ("POST", "PUT", "PATCH"):
                 out.append(f"Content-Length: {len(body)}")
             out.append("Connection: close")
-            up_writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + body)
-            await up_writer.drain()
+            try:
+                up_writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + body)
+                await asyncio.wait_for(up_writer.drain(), lim.upstream_timeout)
+            except (OSError, asyncio.TimeoutError):
+                raise restarting from None
+            del body
             first = True
             while True:
                 try:
                     chunk = await asyncio.wait_for(up_reader.read(1 << 16), lim.upstream_timeout)
-                except asyncio.TimeoutError:
+                except (OSError, asyncio.TimeoutError):
                     if first:
-                        raise Refused(503, "server", f"no answer within {lim.upstream_timeout:g} s"
-                                      "; retry later", lim.retry_after) from None
-                    break
+                        raise Refused(503, "server", f"no answer from the HTTP workers (within "
+                                      f"{lim.upstream_timeout:g} s); retry later",
+                                      lim.retry_after) from None
+                    writer.transport.abort()  # half an answer: the client must not take it as whole
+                    return
                 if not chunk:
                     break
                 if first and not chunk.startswith(b"HTTP/"):
@@ -238,6 +260,8 @@ def _parse_head(head):
             raise Refused(400, "headers", f"malformed header line {raw[:60]!r}")
         key = name.lower()
         value = value.strip()
+        if any(c in value for c in "\r\n\0") or any(c in name for c in " \t\r\n\0"):
+            raise Refused(400, "headers", f"malformed header line {raw[:60]!r}")
         if key == "content-length" and key in headers and headers[key] != value:
             raise Refused(400, "Content-Length", "given twice with different values")
         headers[key] = value if key not in headers or key == "content-length" \

@@ -117,8 +117,13 @@ def fit_dropout(store, fit_id, options, X, y, progress=None):
     evaluated = time.perf_counter()
     path = store.path(fit_id, DROPOUT_MODEL)
     tmp = f"{path}.{os.getpid()}.tmp"
-    est.save(tmp)
-    os.replace(tmp, path)  # a reader never sees half a model
+    try:
+        est.save(tmp)
+        os.replace(tmp, path)  # a reader never sees half a model
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     return jsonable({
         "train_rmse": float(np.sqrt(np.mean((y - mean) ** 2))),
         "log_likelihood_train": float(loglik),
@@ -247,8 +252,8 @@ def run_claimed(store, fit_id, pid, time_limit=None):
     except Exception as exc:  # any failure belongs to this fit, not to the worker
         persist(store.finish, fit_id, "failed", error=error_of(exc), pid=pid, what="failed fit")
         return
-    if not persist(store.finish, fit_id, "succeeded", result=result, pid=pid,
-                   draws_done=row["draws_total"], checksums=checksums, what="result"):
+    if not persist(store.finish_succeeded, fit_id, result, pid, row["draws_total"], checksums,
+                   what="result"):
         # Deleted or failed by the watchdog meanwhile: keep nothing half-owned.
         if store.get(fit_id) is None:
             discard(store, fit_id)

@@ -106,7 +106,7 @@ class _Beat(threading.Thread):
         failures = 0
         while not self.stop.wait(1.0 if not failures else backoff(failures, 1.0)):
             if self.shared is not None:
-                self.shared.value = time.time()
+                self.shared.value = time.monotonic()
             try:
                 self.store.heartbeat(self.pid, self.fit_id)
             except Exception as exc:  # a full disk must not end the heartbeat
@@ -123,7 +123,7 @@ def worker_main(data_dir, poll, parent_pid, shared=None, time_limit=None):
     store = Store(data_dir)
     pid = os.getpid()
     if shared is not None:
-        shared.value = time.time()
+        shared.value = time.monotonic()
     beat = _Beat(store, pid, shared)
     try:
         store.heartbeat(pid)
@@ -154,6 +154,10 @@ def worker_main(data_dir, poll, parent_pid, shared=None, time_limit=None):
         run_claimed(store, fit_id, pid, time_limit=time_limit)
         beat.fit_id = None
     beat.stop.set()
+    try:
+        store.forget_worker(pid)  # its supervisor died: leave /health to the new pool's samplers
+    except Exception:
+        pass
 
 
 def pool_lock(data_dir):
@@ -199,6 +203,10 @@ def _is_sampler(pid):
         return False
 
 
+def _live_samplers(store):
+    return {w["pid"] for w in store.workers() if _alive(w["pid"]) and _is_sampler(w["pid"])}
+
+
 def recover(data_dir):
     """Fail the fits that were running when the previous pool died.
 
@@ -206,7 +214,7 @@ def recover(data_dir):
     finishing a fit: those fits are left to them while their process is alive.
     """
     store = Store(data_dir)
-    alive = {w["pid"] for w in store.workers() if _alive(w["pid"]) and _is_sampler(w["pid"])}
+    alive = _live_samplers(store)
     store.fail_running(STOPPED, keep=alive)
     for w in store.workers():
         if w["pid"] not in alive:
@@ -255,6 +263,9 @@ class Supervisor:
         self._beats = {}    # pid -> shared heartbeat of that child
         self._reasons = {}  # pid -> why the watchdog killed it (instead of the bare signal)
         self._exits = {}    # pid -> how a child ended, until its fit is recorded
+        self._born = {}     # pid -> monotonic start time, to back off a crash loop
+        self._dead = set()  # pids of exited children not yet replaced
+        self._unrecorded = False  # the pool row could not be written at start
         self._stop = threading.Event()
         self._thread = None
         self._lock = None
@@ -269,35 +280,49 @@ class Supervisor:
             log.warning("another process owns the sampling pool of %s; not starting one",
                         self.data_dir)
             return self
-        # Whatever was running when the previous pool died cannot finish now.
-        recover(self.data_dir)
-        store = Store(self.data_dir)
-        store.pool_started(os.getpid(), self.restarts, self.last_exit)
-        store.close()
+        # Whatever was running when the previous pool died cannot finish now. On a full or
+        # read-only disk this is retried by the watchdog (it fails what has no live worker).
+        try:
+            recover(self.data_dir)
+            store = Store(self.data_dir)
+            store.pool_started(os.getpid(), self.restarts, self.last_exit)
+            store.close()
+        except Exception as exc:
+            log.warning("pool start: database unavailable (%s); the watchdog retries", exc)
+            self._unrecorded = True
         self.procs = [self._spawn() for _ in range(self.size)]
         self._thread = threading.Thread(target=self._watch, name="bayesreg-watchdog", daemon=True)
         self._thread.start()
         return self
 
     def _spawn(self):
-        beat = self._ctx.Value("d", time.time(), lock=False)
+        beat = self._ctx.Value("d", time.monotonic(), lock=False)
         proc = self._ctx.Process(target=worker_main, name="bayesreg-sampler", daemon=True,
                                  args=(self.data_dir, self.poll, os.getpid(), beat,
                                        self.fit_time_limit))
         proc.start()
         self._beats[proc.pid] = beat
+        self._born[proc.pid] = time.monotonic()
         return proc
 
     def _watch(self):
         store = Store(self.data_dir)
         failures, next_db, next_orphans = 0, 0.0, 0.0
         while not self._stop.wait(self.poll * 5):
-            self._respawn()
-            self._kill_stalled()
+            try:
+                self._respawn()
+                self._kill_stalled()
+            except Exception:  # e.g. fork fails (EAGAIN, ENOMEM): log and try again
+                log.exception("pool watchdog: cannot check or respawn samplers; retrying")
+                self._stop.wait(1.0)
             now = time.monotonic()
             if now < next_db:
                 continue
             try:
+                if self._unrecorded:
+                    store.fail_running(STOPPED, keep=set(self.pids()) | _live_samplers(store))
+                    store.pool_started(os.getpid(), self.restarts, self.last_exit)
+                    self._unrecorded = False
                 self._reconcile(store)
                 store.pool_beat(os.getpid())
                 if now >= next_orphans:
@@ -314,14 +339,29 @@ class Supervisor:
                 failures = 0
                 next_db = now + 0.5
 
+    def alive(self):
+        """Whether the watchdog runs (``main`` exits if it died, so the manager replaces us)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _respawn(self):
-        """Replace exited children at once; their fits are recorded by ``_reconcile``."""
+        """Replace exited children; their fits are recorded by ``_reconcile``. A child that
+        died within 10 s of its start is replaced after a growing delay (a crash loop, e.g.
+        an unwritable data directory, must not fork 40 times a second)."""
+        now = time.monotonic()
         for i, proc in enumerate(self.procs):
             if proc.exitcode is None or self._stop.is_set():
                 continue
-            self._exits[proc.pid] = (self._reasons.pop(proc.pid, None)
-                                     or DIED.format(pid=proc.pid, how=describe_exit(proc.exitcode)))
-            self._beats.pop(proc.pid, None)
+            if proc.pid not in self._dead:  # first seen dead: record it once
+                self._dead.add(proc.pid)
+                self._exits[proc.pid] = (self._reasons.pop(proc.pid, None) or DIED.format(
+                    pid=proc.pid, how=describe_exit(proc.exitcode)))
+                self._beats.pop(proc.pid, None)
+                born = self._born.pop(proc.pid, now)
+                self._quick = getattr(self, "_quick", 0) + 1 if now - born < 10 else 0
+                self._next_spawn = now + (backoff(self._quick, 0.5, 30.0) if self._quick else 0)
+            if now < getattr(self, "_next_spawn", 0.0):
+                continue
+            self._dead.discard(proc.pid)
             self.procs[i] = self._spawn()
 
     def _kill(self, pid, reason):
@@ -332,7 +372,7 @@ class Supervisor:
             pass
 
     def _kill_stalled(self):
-        now = time.time()
+        now = time.monotonic()
         for proc in self.procs:
             beat = self._beats.get(proc.pid)
             if beat is not None and proc.exitcode is None and now - beat.value > self.stall_timeout:
@@ -352,7 +392,7 @@ class Supervisor:
         for row in store.running():
             pid = row["worker_pid"]
             if pid not in children:
-                self._watch_foreign(store, pid)
+                self._watch_foreign(store, row)
                 continue
             if row["cancel_requested"] is not None and now - row["cancel_requested"] > self.cancel_grace:
                 self._kill(pid, "cancelled")
@@ -363,20 +403,34 @@ class Supervisor:
             if w["pid"] not in children and not _alive(w["pid"]):
                 store.forget_worker(w["pid"])
 
-    def _watch_foreign(self, store, pid):
+    def _watch_foreign(self, store, row):
         """A running fit held by a sampler this supervisor did not start (its own parent
-        died): failed if that process is gone, killed if its heartbeat went stale."""
-        if pid is None or not _alive(pid):
+        died): failed if that process is gone, killed if its heartbeat went stale, if its
+        DELETE's grace or its time limit ran out."""
+        pid = row["worker_pid"]
+        if pid is None:
+            return  # claim always records a pid; nothing to watch
+        if not (_alive(pid) and _is_sampler(pid)):  # gone, or its pid reused by another process
             store.fail_running(GONE, pid=pid)
             return
+        now = time.time()
         beats = {w["pid"]: w["heartbeat"] for w in store.workers()}
-        age = time.time() - beats.get(pid, 0.0)
-        if age > self.stall_timeout and _is_sampler(pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            store.fail_running(STALLED.format(pid=pid, seconds=age), pid=pid)
+        age = now - beats.get(pid, 0.0)
+        limit = fit_time_limit(json.loads(row["request"]), self.fit_time_limit)
+        message = None
+        if age > max(self.stall_timeout, 300.0):  # DB heartbeats pause on a full disk: be lenient
+            message = STALLED.format(pid=pid, seconds=age)
+        elif row["cancel_requested"] is not None and now - row["cancel_requested"] > self.cancel_grace:
+            message = "cancelled"
+        elif limit and row["started"] and now - row["started"] > limit + self.cancel_grace:
+            message = OVERTIME.format(limit=limit, grace=self.cancel_grace)
+        if message is None:
+            return
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        store.fail_running(message, pid=pid)  # a cancelled fit ends cancelled
 
     def pids(self):
         return [p.pid for p in self.procs]
@@ -439,7 +493,10 @@ def main(argv=None):
     parent = os.getppid()
     # Outlive neither a SIGTERM nor the process that started it (a SIGKILLed parent sends nothing).
     while not done.wait(0.5) and os.getppid() == parent:
-        pass
+        if supervisor._lock is not None and not supervisor.alive():
+            log.error("pool: the watchdog thread died; exiting so that a new pool replaces this one")
+            supervisor.stop()
+            return 70  # EX_SOFTWARE
     supervisor.stop()
     return 128 + got[0] if got else 0
 

@@ -72,6 +72,7 @@ class Manager:
         self.restarts = {"http": 0, "pool": 0}
         self.last_exit = {"http": None, "pool": None}
         self._last_start = {"http": 0.0, "pool": 0.0}
+        self._quick = {}
 
     def start_pool(self):
         env = dict(os.environ)
@@ -99,12 +100,18 @@ class Manager:
         self._last_start["http"] = time.monotonic()
 
     def check(self):
-        """Replace a dead child (at most once a second each, so a crash loop cannot spin)."""
+        """Replace a dead child: at once if it had run a while, else after a delay that
+        doubles with each quick death (up to a minute), so a crash loop cannot spin."""
         for name, start in (("pool", self.start_pool), ("http", self.start_http)):
             proc = getattr(self, name)
             code = proc.poll()
-            if code is None or time.monotonic() - self._last_start[name] < 1.0:
+            if code is None:
                 continue
+            lived = time.monotonic() - self._last_start[name]
+            quick = self._quick.get(name, 0)
+            if lived < min(60.0, 2.0 ** quick):
+                continue  # wait out the delay (measured from its last start)
+            self._quick[name] = quick + 1 if lived < 30.0 else 0
             how = describe_exit(code)
             self.restarts[name] += 1
             self.last_exit[name] = f"pid {proc.pid} ended with {how}"
@@ -172,7 +179,10 @@ def serve(host: str, port: int, data_dir: str, workers: int | None = None) -> in
 
         async def watch():
             while not stop.is_set():
-                manager.check()
+                try:
+                    manager.check()
+                except Exception:  # e.g. fork fails for a moment: keep watching
+                    log.exception("bayesreg: could not check or restart a child; retrying")
                 await asyncio.sleep(0.5)
 
         watcher = asyncio.create_task(watch())

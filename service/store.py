@@ -211,7 +211,8 @@ class Store:
                  None if checksums is None else json.dumps(checksums), stamp, stamp))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # SQLite rolls back by itself when COMMIT hits a full disk
+                db.execute("ROLLBACK")
             raise
 
     @_fresh_on_error
@@ -281,7 +282,7 @@ class Store:
 
     @_fresh_on_error
     def finish(self, fit_id, status, result=None, error=None, pid=None, draws_done=None,
-               checksums=None):
+               checksums=None, where=None):
         """Record the outcome; a worker only finishes a fit it still owns."""
         sql = ("UPDATE fits SET status = ?, result = ?, error = ?, updated_at = ?,"
                " draws_done = COALESCE(?, draws_done), checksums = COALESCE(?, checksums)"
@@ -292,7 +293,21 @@ class Store:
         if pid is not None:
             sql += " AND status = 'running' AND worker_pid = ?"
             args.append(pid)
+        if where is not None:
+            sql += f" AND {where}"
         return self.db.execute(sql, args).rowcount == 1
+
+    @_fresh_on_error
+    def finish_succeeded(self, fit_id, result, pid, draws_done, checksums):
+        """Record a worker's success, unless a DELETE asked the fit to stop meanwhile: then
+        it ends cancelled, as the DELETE's 202 said. Returns the status recorded, or None."""
+        if self.finish(fit_id, "cancelled", error=CANCELLED_RUNNING, pid=pid,
+                       where="cancel_requested IS NOT NULL"):
+            return "cancelled"
+        if self.finish(fit_id, "succeeded", result=result, pid=pid, draws_done=draws_done,
+                       checksums=checksums):
+            return "succeeded"
+        return None
 
     @_fresh_on_error
     def mark_damaged(self, fit_id, message):
@@ -334,10 +349,12 @@ class Store:
             if row["worker_pid"] in keep:
                 continue
             if row["cancel_requested"] is not None:
-                self.finish(row["id"], "cancelled", error=CANCELLED_RUNNING)
+                self.finish(row["id"], "cancelled", error=CANCELLED_RUNNING,
+                            where="status = 'running'")
             else:
                 message = reason.format(pid=row["worker_pid"])
-                self.finish(row["id"], "failed", error={"message": message, "field": None})
+                self.finish(row["id"], "failed", error={"message": message, "field": None},
+                            where="status = 'running'")
             ended.append(row["id"])
         return ended
 

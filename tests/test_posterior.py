@@ -236,3 +236,20 @@ def test_load_keeps_feature_names_numpy_params_and_closed_form(tmp_path, ridge_d
     np.testing.assert_array_equal(back.predict(frame), est.predict(frame))
     # the loaded exact fit still answers other hdi_probs in closed form
     pd.testing.assert_frame_equal(back.summary(hdi_prob=0.5), est.summary(hdi_prob=0.5))
+
+
+def test_load_reads_the_file_and_closes_it(tmp_path, ridge_data):
+    # a loaded estimator must not pin its file: the service deletes fits (freeing their space)
+    # while loaded models stay cached
+    import glob
+    import os
+
+    X, y = ridge_data
+    path = tmp_path / "m.nc"
+    BayesianRegression(prior="ridge", alpha=0.1, random_seed=1).fit(X, y, method="exact").save(path)
+    est = BayesianRegression.load(path)
+    held = {os.path.realpath(fd) for fd in glob.glob("/proc/self/fd/*")}
+    assert str(path.resolve()) not in held
+    before = est.predict_interval(X[:3]).mean
+    os.remove(path)
+    np.testing.assert_array_equal(est.predict_interval(X[:3]).mean, before)

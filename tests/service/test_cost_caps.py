@@ -274,3 +274,25 @@ def test_model_cache_is_bounded_by_bytes(app, monkeypatch):
     jobs.MODELS.clear()
     assert client.post(f"/v1/fits/{ids[1]}/predict", json={"X": [[0.0] * 10]}).status_code == 200
     assert len(jobs.MODELS) == 0 and jobs.MODELS.nbytes == 0
+
+
+@pytest.mark.parametrize("method", ["nuts", "exact"])
+def test_posterior_cells_are_capped_by_width(client, app, monkeypatch, method):
+    # draws x chains is within MAX_DRAWS_TOTAL, but times p the stored draws would not be
+    monkeypatch.setitem(app.config, "MAX_POSTERIOR_CELLS", 7_999)
+    body = {"dataset": "diabetes", "method": method, "prior": "ridge", "draws": 400,
+            "chains": 2}
+    _problem(client.post("/v1/fits", json=body), 422, "BAYESREG_MAX_POSTERIOR_CELLS",
+             "400 x 2 x 10 = 8000")
+    monkeypatch.setitem(app.config, "MAX_POSTERIOR_CELLS", 8_000)
+    assert client.post("/v1/fits", json=dict(body, method="exact")).status_code == 201
+
+
+def test_predict_multiply_adds_are_capped(client, app, monkeypatch):
+    fit = client.post("/v1/fits", json={"dataset": "diabetes", "method": "exact",
+                                        "prior": "ridge", "draws": 250, "chains": 4}).get_json()
+    monkeypatch.setitem(app.config, "MAX_PREDICT_MULADDS", 50_000)  # 1000 draws x 5 rows x 10
+    rows = {"X": [[0.0] * 10] * 5}
+    assert client.post(f"/v1/fits/{fit['id']}/predict", json=rows).status_code == 200
+    _problem(client.post(f"/v1/fits/{fit['id']}/predict", json={"X": [[0.0] * 10] * 6}), 413,
+             "BAYESREG_MAX_PREDICT_MULADDS", "6 x 1000 x 10 = 60000")

@@ -148,6 +148,9 @@ def test_a_million_bad_cells_get_twenty_errors_cheaply(client, roomy, monkeypatc
     # a million names: maxItems was judged after walking every name
     ({"X": [[1.0]], "y": [1.0], "feature_names": ["n"] * 1_000_000}, "feature_names"),
     ({"X": [[1.0]] * 500_000 + [[1e200]], "y": [1.0] * 500_001}, "X[500000][0]"),
+    # one row of a million cells: short outer lists went to jsonschema cell by cell
+    ({"X": [[0.5] * 1_000_000 + ["x"]], "y": [1.0]}, "X[0][1000000]"),
+    ({"X": [[0.5] * 1_000_000, [0.5] * 1_000_000], "y": [1.0, "y"]}, "y[1]"),
 ])
 def test_a_big_body_with_one_bad_value_is_refused_cheaply(client, roomy, body, field):
     raw = json.dumps(dict(body, method="map")).encode()
