@@ -156,7 +156,9 @@ print(f"in range, mean |MC average - deterministic| = {np.abs(mc_mean - det)[in_
       f"mean sd of one thinned network = {passes.std(axis=0)[in_range].mean():.3f}")
 assert rmse(mc_mean) < 0.25 and rmse(det) < 0.5       # both fit where there are data ...
 assert rmse(mc_mean) < rmse(det)                       # ... the MC average better
-assert dist_to_final[-1] == 0.0 and dist_to_final[0] > 5 * dist_to_final[len(Ts) // 2]
+# one pass vs T passes: expected ratio sqrt((1 - 1/N) / (1/T - 1/N)), about 5.6 at T = 28 of 300;
+# a single pass varies a lot, hence the margin
+assert dist_to_final[-1] < 1e-9 and dist_to_final[0] > 3 * dist_to_final[len(Ts) // 2]
 
 # %% [markdown]
 # ## 3. MC-dropout bands beside the full posterior
