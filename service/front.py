@@ -248,6 +248,14 @@ def _parse_head(head):
         raise Refused(400, "request", "undecodable request head") from None
     lines = text.split("\r\n")
     line = lines[0]
+    # gunicorn's own limits (limit_request_line, _fields, _field_size) would answer with an
+    # HTML page; refuse here with a problem document instead
+    if len(line) > 4094:
+        raise Refused(431, "request", "the request line exceeds 4094 bytes")
+    if len(lines) - 2 > 100:
+        raise Refused(431, "headers", f"{len(lines) - 2} header lines; at most 100 allowed")
+    if any(len(raw) > 8190 for raw in lines[1:]):
+        raise Refused(431, "headers", "a header line exceeds 8190 bytes")
     parts = line.split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
         raise Refused(400, "request", f"malformed request line {line[:60]!r}")

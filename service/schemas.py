@@ -78,7 +78,8 @@ def fit_options(cfg):
 
 
 def _time_limit(cfg):
-    return {"type": "number", "exclusiveMinimum": 0, "maximum": cfg["FIT_TIME_LIMIT"],
+    return {"type": "number", "exclusiveMinimum": 0,
+            "maximum": cfg["FIT_TIME_LIMIT"] or 1e9,  # FIT_TIME_LIMIT = 0: no server limit
             "default": cfg["FIT_TIME_LIMIT"],
             "description": "For queued fits: seconds the fit may run once a worker takes it; "
                            "past it the fit fails with a reason naming the limit "

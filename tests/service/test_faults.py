@@ -442,3 +442,12 @@ def test_a_dead_http_server_is_replaced(srv):
 
     wait_until(fits_again, 60, interval=0.5, what="a fit after the restart")
     assert posted <= {201, 503}
+
+
+@pytest.mark.parametrize("head", [b"X-Big: " + b"a" * 9000, b"".join(b"X-%d: 1\r\n" % i
+                                                                  for i in range(120)).rstrip()])
+def test_oversized_headers_get_a_431_problem(srv, head):
+    with _connect(srv) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n" + head + b"\r\n\r\n")
+        reply = _read_reply(sock)
+    assert reply.startswith(b"HTTP/1.1 431") and b"application/problem+json" in reply, reply[:300]
