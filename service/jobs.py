@@ -79,16 +79,21 @@ def fit(store, fit_id, options, X, y, feature_names, progress=None, should_stop=
             progress=progress, should_stop=should_stop)
     # The core's save() holds posterior + MAP + parameters: enough to predict,
     # summarize and plot after a restart; with a posterior it is plain ArviZ netCDF.
-    path = store.path(fit_id, MODEL_FILE)
-    tmp = f"{path}.{os.getpid()}.tmp"
+    save_atomically(est, store.path(fit_id, MODEL_FILE))
+    return jsonable(est.to_dict())
+
+
+def save_atomically(est, path):
+    """``est.save`` to a temporary name, then renamed: a reader never sees half a model, and
+    a failed write (a full disk) leaves nothing behind."""
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         est.save(tmp)
-        os.replace(tmp, path)  # a reader never sees half a model
+        os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-    return jsonable(est.to_dict())
 
 
 # Request fields of POST /v1/dropout/fits that are constructor arguments ("seed" is random_state).
@@ -115,15 +120,7 @@ def fit_dropout(store, fit_id, options, X, y, progress=None):
     mean = est.predict(X)
     loglik = est.log_likelihood(X, y)
     evaluated = time.perf_counter()
-    path = store.path(fit_id, DROPOUT_MODEL)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        est.save(tmp)
-        os.replace(tmp, path)  # a reader never sees half a model
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    save_atomically(est, store.path(fit_id, DROPOUT_MODEL))
     return jsonable({
         "train_rmse": float(np.sqrt(np.mean((y - mean) ** 2))),
         "log_likelihood_train": float(loglik),
