@@ -296,3 +296,12 @@ def test_predict_multiply_adds_are_capped(client, app, monkeypatch):
     assert client.post(f"/v1/fits/{fit['id']}/predict", json=rows).status_code == 200
     _problem(client.post(f"/v1/fits/{fit['id']}/predict", json={"X": [[0.0] * 10] * 6}), 413,
              "BAYESREG_MAX_PREDICT_MULADDS", "6 x 1000 x 10 = 60000")
+
+
+def test_an_overflowing_dropout_prediction_is_422_not_null(client, monkeypatch):
+    fit_id = _dropout_fit(client, 5)
+    # a network whose products overflow float64 (forced here: the summaries come out inf)
+    monkeypatch.setattr(MCDropoutRegressor, "predict_deterministic",
+                        lambda self, X: np.full(len(X), np.inf))
+    resp = client.post(f"/v1/dropout/fits/{fit_id}/predict", json={"X": [[1.0] * 3] * 2})
+    _problem(resp, 422, "X[0]", "outside the floating-point range")
