@@ -253,3 +253,23 @@ def test_load_reads_the_file_and_closes_it(tmp_path, ridge_data):
     before = est.predict_interval(X[:3]).mean
     os.remove(path)
     np.testing.assert_array_equal(est.predict_interval(X[:3]).mean, before)
+
+
+def test_exact_fit_stores_the_covariance_diagonal_not_a_p_by_p_matrix(tmp_path):
+    # model.nc held the p x p covariance as JSON text (97 MB at p = 2000); only its diagonal
+    # is read after load
+    import json
+
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 300))
+    y = X[:, 0] + rng.normal(size=400)
+    est = BayesianRegression(prior="ridge", alpha=0.5, draws=50, chains=2, random_seed=0)
+    est.fit(X, y, method="exact").save(tmp_path / "m.nc")
+    meta = json.loads(xr.open_dataset(tmp_path / "m.nc", group="posterior",
+                                      engine="h5netcdf").attrs["bayesreg"])
+    assert np.asarray(meta["exact"]["a_inv"]).shape == (300,)
+    back = BayesianRegression.load(tmp_path / "m.nc")
+    np.testing.assert_allclose(back.summary()["sd"].to_numpy(), est.summary()["sd"].to_numpy(),
+                               rtol=1e-12)
