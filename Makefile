@@ -6,22 +6,28 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= bayesreg-data
 
+# Every target installs once: the stamp is newer than pyproject.toml until that changes.
+STAMP := $(VENV)/.installed
+
 .PHONY: install run fit test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-install: $(BIN)/python
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
 
-run: install
+install: $(STAMP)
+
+run: $(STAMP)
 	$(BIN)/bayesreg serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
-fit: install
+fit: $(STAMP)
 	$(BIN)/bayesreg fit
 
-test: install
+test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 clean:
