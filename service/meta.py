@@ -2,7 +2,7 @@
 
 import time
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, redirect
 
 from . import openapi
 
@@ -18,6 +18,12 @@ def _version():
         import bayesreg
 
         return bayesreg.__version__
+
+
+@bp.get("/")
+def root():
+    """A person at a browser gets the API's documentation."""
+    return redirect("/docs", code=302)
 
 
 @bp.get("/health")

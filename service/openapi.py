@@ -55,6 +55,11 @@ def document(cfg, version):
                                 "elastic net beside the full posterior. Errors are RFC 9457 "
                                 "problem documents."},
         "paths": {
+            "/": {"get": {
+                "summary": "Redirects to /docs, this document as a page.",
+                "operationId": "root",
+                "responses": {"302": {"description": "To /docs.", "headers": {
+                    "Location": {"schema": {"type": "string"}}}}}}},
             "/health": {"get": {
                 "summary": "Liveness, queue depth and sampling workers.",
                 "operationId": "health",

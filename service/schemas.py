@@ -236,6 +236,16 @@ HEALTH = {
         "workers": {"type": "array", "items": {"type": "object", "properties": {
             "pid": {"type": "integer"}, "fit_id": {"type": ["string", "null"]},
             "heartbeat_age_s": {"type": "number"}}}},
+        "supervisor": {
+            "type": ["object", "null"],
+            "description": "The process that watches the samplers; a replaced one counts a "
+                           "restart and says how its predecessor ended.",
+            "properties": {
+                "pid": {"type": "integer"}, "alive": {"type": "boolean"},
+                "heartbeat_age_s": {"type": "number"},
+                "started_at": {"type": "string", "format": "date-time"},
+                "restarts": {"type": "integer", "minimum": 0},
+                "last_exit": {"type": ["string", "null"]}}},
     },
 }
 

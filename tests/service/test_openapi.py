@@ -36,6 +36,12 @@ def test_document_lists_every_route(app, client):
             "/v1/dropout/fits/{fit_id}/predict"} <= set(doc["paths"])
 
 
+def test_root_redirects_a_browser_to_the_docs(client):
+    reply = client.get("/")
+    assert reply.status_code == 302 and reply.headers["Location"] == "/docs"
+    assert client.get("/", follow_redirects=True).status_code == 200
+
+
 def test_docs_page_is_self_contained(client):
     page = client.get("/docs")
     assert page.status_code == 200 and page.mimetype == "text/html"
