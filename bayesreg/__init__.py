@@ -4,17 +4,35 @@ The exact MAP (ridge, lasso, elastic net) beside the full posterior of the one m
 mode it is. See :class:`BayesianRegression` and :mod:`bayesreg.priors`.
 """
 
-from ._validation import InputError
-from .datasets import load_diabetes
-from .dropout import MCDropoutRegressor
-from .estimator import BayesianRegression, PredictiveInterval
-from .priors import (
-    Prior,
-    alpha_from_gaussian_sd,
-    alpha_from_laplace_scale,
-    alpha_from_park_casella,
-    alpha_from_sklearn_ridge,
-)
+import importlib
+
+# Names are imported on first use (PEP 562), so that ``import bayesreg`` and the command
+# line's ``--help`` do not pay for PyMC, PyTensor and ArviZ (seconds) before they are needed.
+_WHERE = {
+    "InputError": "._validation",
+    "load_diabetes": ".datasets",
+    "MCDropoutRegressor": ".dropout",
+    "BayesianRegression": ".estimator",
+    "PredictiveInterval": ".estimator",
+    "Prior": ".priors",
+    "alpha_from_gaussian_sd": ".priors",
+    "alpha_from_laplace_scale": ".priors",
+    "alpha_from_park_casella": ".priors",
+    "alpha_from_sklearn_ridge": ".priors",
+}
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))
+
 
 __version__ = "0.1.0"
 

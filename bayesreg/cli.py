@@ -7,10 +7,21 @@ import contextlib
 import logging
 import sys
 
-import numpy as np
+# Light imports only: ``bayesreg --help`` and usage errors must answer without loading PyMC
+# (seconds). The estimator is imported when a fit runs; tests check these match its own.
+METHODS = ("exact", "map", "nuts")
+SAMPLERS = ("nutpie", "pymc")
+PRIORS = ("elastic_net", "lasso", "ridge")
 
-from .estimator import METHODS, SAMPLERS
-from .priors import PRIORS
+
+LEGEND = """columns: map = the MAP (the regularized estimate); mean, sd, median = posterior
+  summaries; hdi_{pct}_low/high = the {pct} highest-density credible interval; r_hat, ess_bulk,
+  ess_tail, mcse_mean = convergence diagnostics (ArviZ; r_hat <= 1.01 and ess >= 400 wanted);
+  prob_positive = posterior P(coefficient > 0); map_in_hdi = whether the MAP lies in the HDI"""
+
+
+class UsageError(Exception):
+    """A problem with the command line's arguments or input file: one line, exit status 2."""
 
 
 def _progress_bar(stream):
@@ -31,10 +42,15 @@ def _load(path, target):
 
     if path is None:
         return load_diabetes()
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {path}") from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:  # unreadable, empty, not CSV
+        raise UsageError(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}") from None
     if target not in frame.columns:
-        raise SystemExit(f"error: --target {target!r} is not a column of {path}; "
-                         f"columns: {list(frame.columns)}")
+        raise UsageError(f"--target {target!r} is not a column of {path}; "
+                         f"columns: {', '.join(map(str, frame.columns))}")
     return frame.drop(columns=[target]), frame[target]
 
 
@@ -62,11 +78,13 @@ def cmd_fit(args) -> int:
 
 
 def _fit(args) -> int:
+    import numpy as np
     import pandas as pd
 
     from . import BayesianRegression, InputError
 
     X, y = _load(args.data, args.target)
+    np.set_printoptions(suppress=True)
     est = BayesianRegression(prior=args.prior, alpha=args.alpha, l1_ratio=args.l1_ratio,
                              sigma=args.sigma, standardize=args.standardize,
                              learn_alpha=args.learn_alpha, draws=args.draws, tune=args.tune,
@@ -76,16 +94,20 @@ def _fit(args) -> int:
     try:
         est.fit(X, y, method=args.method, progress=progress)
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
     source = args.data or "diabetes (scikit-learn, unit-norm columns)"
     print(f"{source}: n = {len(y)}, p = {X.shape[1]}, prior = {args.prior}, alpha = {est.alpha_:g}"
           f", method = {args.method}")
     table = est.summary()
     if args.method == "map":
         table = table[["map"]]
+    else:
+        pct = f"{args.hdi_prob:.0%}"
+        table = table.rename(columns={"hdi_low": f"hdi_{pct}_low", "hdi_high": f"hdi_{pct}_high"})
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.round(4).to_string())
+    if args.method != "map":
+        print(LEGEND.format(pct=pct))
     if est.diagnostics_:
         d = est.diagnostics_
         print(f"divergences: {d['divergences']}, max r_hat: {d['max_r_hat']}, "
@@ -104,39 +126,60 @@ def cmd_serve(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bayesreg", description=__doc__)
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(prog="bayesreg", description=__doc__, formatter_class=fmt)
     sub = parser.add_subparsers(dest="command", required=True)
-    fit = sub.add_parser("fit", help="fit a CSV (or the diabetes data) and print MAP vs posterior")
+    fit = sub.add_parser(
+        "fit", formatter_class=fmt,
+        help="fit a CSV (or the diabetes data) and print MAP vs posterior",
+        description="Fit a CSV with a header row (or the embedded diabetes data) and print the "
+                    "MAP beside the posterior, one row per coefficient.")
     fit.add_argument("data", nargs="?", help="CSV file with a header row (default: diabetes)")
-    fit.add_argument("--target", default="y", help="name of the response column (default: y)")
-    fit.add_argument("--prior", default="lasso", choices=sorted(PRIORS))
-    fit.add_argument("--alpha", type=float, default=0.1)
-    fit.add_argument("--l1-ratio", type=float, default=0.5)
-    fit.add_argument("--sigma", type=float, default=None, help="known noise sd (default: learned)")
-    fit.add_argument("--standardize", action="store_true")
-    fit.add_argument("--learn-alpha", action="store_true")
-    fit.add_argument("--method", default="nuts", choices=METHODS)
-    fit.add_argument("--sampler", default="nutpie", choices=SAMPLERS)
-    fit.add_argument("--draws", type=int, default=1000)
-    fit.add_argument("--tune", type=int, default=1000)
-    fit.add_argument("--chains", type=int, default=4)
-    fit.add_argument("--hdi-prob", type=float, default=0.94)
-    fit.add_argument("--seed", type=int, default=None)
+    fit.add_argument("--target", default="y", help="name of the response column")
+    fit.add_argument("--prior", default="lasso", choices=PRIORS,
+                     help="Gaussian (ridge), Laplace (lasso) or mixed (elastic_net) prior")
+    fit.add_argument("--alpha", type=float, default=0.1,
+                     help="penalty strength, scikit-learn's ElasticNet convention")
+    fit.add_argument("--l1-ratio", type=float, default=0.5, help="L1 share, for elastic_net")
+    fit.add_argument("--sigma", type=float, default=None,
+                     help="known noise sd (default: learned, Jeffreys prior)")
+    fit.add_argument("--standardize", action="store_true",
+                     help="penalize coefficients of columns scaled to unit sd")
+    fit.add_argument("--learn-alpha", action="store_true",
+                     help="learn alpha under a half-Cauchy prior scaled by --alpha")
+    fit.add_argument("--method", default="nuts", choices=METHODS,
+                     help="nuts: sample the posterior; map: the MAP only; exact: ridge's "
+                          "closed-form posterior")
+    fit.add_argument("--sampler", default="nutpie", choices=SAMPLERS, help="NUTS implementation")
+    fit.add_argument("--draws", type=int, default=1000, help="draws per chain")
+    fit.add_argument("--tune", type=int, default=1000, help="tuning draws per chain")
+    fit.add_argument("--chains", type=int, default=4, help="chains")
+    fit.add_argument("--hdi-prob", type=float, default=0.94, help="mass of the credible intervals")
+    fit.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar or messages")
     fit.set_defaults(func=cmd_fit)
-    serve = sub.add_parser("serve", help="start the REST service (gunicorn) in the foreground")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--data-dir", default="bayesreg-data")
-    serve.add_argument("--workers", type=int, default=None, help="sampling worker processes")
+    serve = sub.add_parser("serve", formatter_class=fmt,
+                           help="start the REST service in the foreground",
+                           description="Start the REST service (a buffering front, gunicorn "
+                                       "and the sampling pool) until Ctrl-C.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--data-dir", default="bayesreg-data",
+                       help="where fits are stored (SQLite + files)")
+    serve.add_argument("--workers", type=int, default=None,
+                       help="sampling worker processes (default: BAYESREG_WORKERS or 2)")
     serve.set_defaults(func=cmd_serve)
     return parser
 
 
 def main(argv=None) -> int:
-    np.set_printoptions(suppress=True)
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)  # usage errors: argparse prints one line, exit status 2
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

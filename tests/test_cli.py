@@ -1,7 +1,11 @@
 """``bayesreg fit`` on a CSV and on the embedded diabetes data."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.linear_model import Lasso
 
 from bayesreg.cli import main
@@ -26,10 +30,63 @@ def test_fit_diabetes_nuts_prints_table_and_diagnostics(capsys):
     assert main(["fit", "--prior", "lasso", "--alpha", "0.05", "--draws", "200", "--tune", "200",
                  "--chains", "2", "--seed", "1"]) == 0
     captured = capsys.readouterr()
-    assert "hdi_low" in captured.out and "bmi" in captured.out and "divergences:" in captured.out
+    assert "hdi_94%_low" in captured.out and "bmi" in captured.out and "divergences:" in captured.out
     assert "400/400" not in captured.err and "800/800 draws" in captured.err  # the progress bar
 
 
 def test_bad_argument_exits_2_with_message(tmp_path, capsys):
     assert main(["fit", "--alpha", "-1", "--method", "map"]) == 2
     assert "alpha" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["fit", "{missing}"], "no such file"),
+    (["fit", "{csv}", "--target", "zz"], "--target 'zz' is not a column"),
+    (["fit", "{csv}", "--target", "b", "--alpha", "-1", "--method", "map", "--quiet"], "alpha"),
+    (["fit", "{empty}"], "cannot read"),
+])
+def test_usage_errors_exit_2_with_one_line_and_no_traceback(tmp_path, argv, needle):
+    paths = {"missing": tmp_path / "none.csv", "csv": tmp_path / "d.csv", "empty": tmp_path / "e.csv"}
+    paths["csv"].write_text("a,b\n1,2\n3,5\n4,4\n")
+    paths["empty"].write_text("")
+    argv = [a.format(**paths) for a in argv]
+    done = subprocess.run([sys.executable, "-m", "bayesreg.cli", *argv], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 2, done
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in done.stderr, done.stderr
+
+
+def test_help_shows_defaults_without_importing_pymc():
+    code = ("import sys, contextlib, io\n"
+            "from bayesreg.cli import main\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n"
+            "    try:\n"
+            "        main(['fit', '--help'])\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "heavy = [m for m in ('pymc', 'pytensor', 'arviz') if m in sys.modules]\n"
+            "print(heavy)\n"
+            "print(out.getvalue())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    heavy, _, text = done.stdout.partition("\n")
+    assert heavy == "[]", done.stdout
+    assert "(default: 0.1)" in text and "(default: 1000)" in text and "(default: lasso)" in text
+
+
+def test_the_command_line_offers_what_the_estimator_accepts():
+    from bayesreg import cli, estimator, priors
+
+    assert set(cli.METHODS) == set(estimator.METHODS)
+    assert set(cli.SAMPLERS) == set(estimator.SAMPLERS)
+    assert set(cli.PRIORS) == set(priors.PRIORS)
+
+
+def test_the_table_names_its_hdi_probability_and_has_a_legend(capsys):
+    assert main(["fit", "--method", "exact", "--prior", "ridge", "--hdi-prob", "0.9",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "hdi_90%_low" in out and "hdi_90%_high" in out
+    assert "columns: map = the MAP" in out and "the 90% highest-density credible interval" in out
