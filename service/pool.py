@@ -130,7 +130,7 @@ def worker_main(data_dir, poll, parent_pid, shared=None, time_limit=None):
     except Exception as exc:
         log.warning("sampler %d: heartbeat not recorded (%s)", pid, exc)
     beat.start()
-    import bayesreg  # noqa: F401  -- pay the import before the first fit, not during it
+    import bayesreg.estimator  # noqa: F401  -- pay the import (PyMC, ArviZ) before the first fit
 
     warm_kernel(data_dir)
     from .jobs import run_claimed
