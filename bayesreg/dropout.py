@@ -23,6 +23,7 @@ import json
 import math
 import numbers
 import threading
+import warnings
 from collections import namedtuple
 from functools import lru_cache
 
@@ -223,11 +224,18 @@ class _Programs:
             new_m.append(pt.cast(m2, dtype))
             new_v.append(pt.cast(v2, dtype))
             new_p.append(pt.cast(q - corr * m2 / (pt.sqrt(v2) + eps), dtype))
-        self.train_step = pytensor.function(
-            [xb, yb, p, lr, wd, step, *params, *ms, *vs],
-            [loss, *new_p, *new_m, *new_v],
-            on_unused_input="ignore",
-        )
+        with warnings.catch_warnings():
+            # PyTensor warns once that it "could not link to a BLAS installation" when pip
+            # installed it (no BLAS link flags). Its matrix products then run through NumPy's
+            # dot, which has its own BLAS (OpenBLAS in NumPy's wheels): nothing is slower for
+            # these small dense layers, so the five-line warning says nothing a user can act on.
+            warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS",
+                                    category=UserWarning)
+            self.train_step = pytensor.function(
+                [xb, yb, p, lr, wd, step, *params, *ms, *vs],
+                [loss, *new_p, *new_m, *new_v],
+                on_unused_input="ignore",
+            )
 
 
 @lru_cache(maxsize=None)

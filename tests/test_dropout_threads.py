@@ -64,3 +64,17 @@ def test_mixture_quantile_solves_the_cdf(spread, sd, q):
     x = mixture_normal_quantile(means, sd, q)
     cdf = ndtr((x[None, :] - means) / sd).mean(axis=0)
     np.testing.assert_allclose(cdf, q, atol=1e-8)
+
+
+def test_training_prints_no_blas_warning():
+    # a fresh process: PyTensor warns at its first compile, and programs are cached per process
+    import subprocess
+    import sys
+
+    code = ("import numpy as np\n"
+            "from bayesreg import MCDropoutRegressor\n"
+            "X = np.random.default_rng(0).normal(size=(40, 3))\n"
+            "MCDropoutRegressor(hidden=(4,), epochs=2, mc_samples=5).fit(X, X[:, 0])\n")
+    done = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "BLAS" not in done.stderr, done.stderr[-2000:]
