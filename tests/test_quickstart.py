@@ -33,7 +33,7 @@ def test_readme_command_line_block_runs(tmp_path):
     done = subprocess.run(["bash", "-euo", "pipefail", "-c", _block("On the command line", "sh")],
                           cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "hdi_low" in done.stdout and "divergences:" in done.stdout
+    assert "hdi_94%_low" in done.stdout and "divergences:" in done.stdout
     assert "sampling [" in done.stderr                     # the progress bar
 
 

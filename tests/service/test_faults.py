@@ -124,7 +124,7 @@ def test_a_stopped_sampler_is_killed_and_replaced(srv):
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_a_dead_supervisor_is_replaced(srv, sig):
     before = get(srv, "/health").json()["supervisor"]
-    running = post(srv, long_fit(seed=3, draws=3000)).json()
+    running = post(srv, long_fit(seed=3, draws=8000)).json()
     wait_sampling(srv, running["id"])  # sampling when the supervisor dies
     os.kill(before["pid"], sig)
     # Fits posted while no supervisor runs are queued and run once the new one is up.
