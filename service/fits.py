@@ -52,10 +52,12 @@ def resource(row):
         if result.get("posterior") is not None:
             links["posterior"] = f"/v1/fits/{fit_id}/posterior.nc"
             links["plot"] = f"/v1/fits/{fit_id}/plot.png"
+    request_ = json.loads(row["request"])
     return {
         "id": fit_id,
         "status": row["status"],
-        "request": json.loads(row["request"]),
+        "request": request_,
+        "settings": settings(request_, result.get("settings")),
         "feature_names": json.loads(row["feature_names"]),
         "map": result.get("map"),
         "posterior": result.get("posterior"),
@@ -70,6 +72,15 @@ def resource(row):
         "updated_at": row["updated_at"],
         "links": links,
     }
+
+
+def settings(request_, ran=None):
+    """Every setting of the fit, resolved: what the request gave, else the default; once the
+    fit ran, what it ran with (the seed drawn for an unseeded fit included)."""
+    options = schemas.fit_options(current_app.config)
+    out = {name: request_.get(name, options[name].get("default")) for name in jobs.SETTINGS}
+    out.update({k: v for k, v in (ran or {}).items() if k in out})
+    return out
 
 
 _row_or_404 = add_routes(bp, KIND, "/v1/fits", resource, "fit")

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 DATA_FILE = "data.npz"
 MODEL_FILE = "model.nc"
 
+# The settings a fit resource states, resolved (request, else the default).
+SETTINGS = ("prior", "alpha", "l1_ratio", "sigma", "fit_intercept", "standardize", "learn_alpha",
+            "method", "draws", "tune", "chains", "seed", "hdi_prob", "time_limit")
 ESTIMATOR_OPTIONS = ("prior", "alpha", "l1_ratio", "sigma", "fit_intercept", "standardize",
                      "learn_alpha", "draws", "tune", "chains", "hdi_prob")
 
@@ -80,7 +83,11 @@ def fit(store, fit_id, options, X, y, feature_names, progress=None, should_stop=
     # The core's save() holds posterior + MAP + parameters: enough to predict,
     # summarize and plot after a restart; with a posterior it is plain ArviZ netCDF.
     save_atomically(est, store.path(fit_id, MODEL_FILE))
-    return jsonable(est.to_dict())
+    out = est.to_dict()
+    # what the fit ran with, defaults and the seed drawn for an unseeded fit included
+    out["settings"] = {**{k: v for k, v in est.get_params().items() if k in SETTINGS},
+                       "method": est.method_, "seed": int(est.seed_)}
+    return jsonable(out)
 
 
 def save_atomically(est, path):

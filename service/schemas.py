@@ -179,6 +179,10 @@ FIT = {
             "message": {"type": "string"}, "field": {"type": ["string", "null"]}}},
         "progress": {"type": "object", "required": ["draws_done", "draws_total"], "properties": {
             "draws_done": {"type": "integer"}, "draws_total": {"type": "integer"}}},
+        "settings": {"type": "object",
+                     "description": "Every setting the fit runs with: the request's value, else "
+                                    "the default; once it ran, the values used (the seed drawn "
+                                    "for an unseeded fit included)."},
         "cancel_requested": {"type": "boolean",
                              "description": "A DELETE asked this running fit to stop; it ends "
                                             "as cancelled."},

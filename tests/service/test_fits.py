@@ -228,3 +228,18 @@ def test_no_sampling_worker_compiles_at_any_width(http, rng):
                                               "alpha": 0.05, "wait": True, **SMALL_NUTS})
         assert resp.status == 201 and resp.json["status"] == "succeeded", resp.json
         assert resp.json["timing"]["compile_s"] == 0.0
+
+
+def test_a_fit_states_every_setting_it_ran_with(http):
+    fit = http("POST", "/v1/fits", json={"dataset": "diabetes", "method": "map"}).json
+    s = fit["settings"]
+    # the defaults, resolved: nothing was sent but the data and the method
+    assert (s["prior"], s["alpha"], s["l1_ratio"], s["sigma"]) == ("lasso", 0.1, 0.5, None)
+    assert (s["draws"], s["tune"], s["chains"], s["hdi_prob"]) == (1000, 1000, 4, 0.94)
+    assert s["method"] == "map" and isinstance(s["seed"], int)  # the seed drawn for this fit
+    assert fit["request"] == {"dataset": "diabetes", "method": "map", "source": "diabetes",
+                              "n_samples": 442, "n_features": 10}
+    queued = http("POST", "/v1/fits", json={"dataset": "diabetes", "draws": 100, "tune": 100,
+                                            "chains": 2, "seed": 7, "prior": "ridge"}).json
+    assert queued["settings"]["method"] == "nuts" and queued["settings"]["seed"] == 7
+    assert queued["settings"]["draws"] == 100 and queued["settings"]["alpha"] == 0.1
