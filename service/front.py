@@ -23,6 +23,7 @@ Every refusal is a problem document, like the app's own errors.
 import asyncio
 import json
 import logging
+import time
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +135,19 @@ class Front:
             raise
         line, headers = _parse_head(head)
         held = [0]  # bytes of this request's body counted in self.buffered
+        start, status = time.perf_counter(), "-"
         try:
             body = await self._body(reader, writer, headers, held)
-            await self._forward(line, headers, body, writer)
+            status = await self._forward(line, headers, body, writer)
+        except Refused as exc:
+            status = exc.status
+            raise
         finally:
             self.buffered -= held[0]
+            # one line per request: method, target, status, time
+            method, target = line.split(" ")[:2]
+            log.info("%s %s %s %.1f ms", method, target[:200], status,
+                     1000 * (time.perf_counter() - start))
 
     async def _body(self, reader, writer, headers, held):
         lim = self.limits
@@ -228,6 +237,8 @@ class Front:
                     break
                 if first and not chunk.startswith(b"HTTP/"):
                     break
+                if first:
+                    status = chunk[9:12].decode("latin-1")
                 first = False
                 writer.write(chunk)
                 if writer.transport.get_write_buffer_size() > lim.high_water:
@@ -237,6 +248,7 @@ class Front:
                               "answer (restarting?); retry", lim.retry_after)
             self.served += 1
             await self._flush(writer)
+            return status
         finally:
             up_writer.close()
 

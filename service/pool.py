@@ -120,6 +120,9 @@ class _Beat(threading.Thread):
 def worker_main(data_dir, poll, parent_pid, shared=None, time_limit=None):
     """Body of one sampling process (spawn context: a fresh interpreter)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
+    if not logging.getLogger().handlers:  # fit state changes to stdout, like the pool's
+        logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                            format="%(asctime)s sampler[%(process)d] %(message)s")
     store = Store(data_dir)
     pid = os.getpid()
     if shared is not None:
@@ -478,7 +481,8 @@ def main(argv=None):
     parser.add_argument("--restarts", type=int, default=0)
     parser.add_argument("--last-exit", default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s pool[%(process)d] %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s pool[%(process)d] %(message)s")
     supervisor = Supervisor(args.data_dir, args.workers, args.poll, args.fit_time_limit,
                             args.stall_timeout, args.cancel_grace, args.orphan_grace,
                             args.restarts, args.last_exit).start()

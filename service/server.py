@@ -46,6 +46,9 @@ class _Gunicorn(BaseApplication):
     def load(self):
         from . import create_app
 
+        # in each HTTP worker: fit state changes (and the app's warnings) to stdout
+        logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                            format="%(asctime)s http[%(process)d] %(message)s")
         return create_app()
 
 
@@ -144,7 +147,8 @@ def front_limits():
 
 def serve(host: str, port: int, data_dir: str, workers: int | None = None) -> int:
     """Serve in the foreground until SIGINT/SIGTERM; ``workers`` = sampling processes."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s front[%(process)d] %(message)s")
     data_dir = os.path.abspath(data_dir)
     os.makedirs(data_dir, exist_ok=True)
     workers = int(workers or os.environ.get("BAYESREG_WORKERS") or DEFAULTS["WORKERS"])

@@ -9,6 +9,7 @@ claims a fit by switching it from queued to running with its pid.
 import errno
 import functools
 import json
+import logging
 import os
 import re
 import shutil
@@ -16,6 +17,9 @@ import sqlite3
 import threading
 import time
 from datetime import datetime, timezone
+
+# One line per fit state change, with the fit id (stdout under ``bayesreg serve``).
+events = logging.getLogger("bayesreg.fits")
 
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
@@ -210,6 +214,7 @@ class Store:
                  None if error is None else json.dumps(error),
                  None if checksums is None else json.dumps(checksums), stamp, stamp))
             db.execute("COMMIT")
+            events.info("fit %s %s (%s, %s)", fit_id, status, kind, method)
         except BaseException:
             if db.in_transaction:  # SQLite rolls back by itself when COMMIT hits a full disk
                 db.execute("ROLLBACK")
@@ -261,6 +266,7 @@ class Store:
         if cur.rowcount == 0:
             return False
         shutil.rmtree(self.fit_dir(fit_id), ignore_errors=True)
+        events.info("fit %s deleted", fit_id)
         return True
 
     @_fresh_on_error
@@ -270,9 +276,12 @@ class Store:
         The worker polls for the request and ends the fit as ``cancelled``; the pool's
         watchdog kills a worker that has not stopped within its grace period.
         """
-        return self.db.execute("UPDATE fits SET cancel_requested = COALESCE(cancel_requested, ?)"
-                               " WHERE id = ? AND status = 'running'",
-                               (time.time(), fit_id)).rowcount == 1
+        asked = self.db.execute("UPDATE fits SET cancel_requested = COALESCE(cancel_requested, ?)"
+                                " WHERE id = ? AND status = 'running'",
+                                (time.time(), fit_id)).rowcount == 1
+        if asked:
+            events.info("fit %s cancel requested", fit_id)
+        return asked
 
     @_fresh_on_error
     def cancel_requested(self, fit_id):
@@ -295,7 +304,11 @@ class Store:
             args.append(pid)
         if where is not None:
             sql += f" AND {where}"
-        return self.db.execute(sql, args).rowcount == 1
+        done = self.db.execute(sql, args).rowcount == 1
+        if done:
+            reason = f": {error['message']}" if error else ""
+            events.info("fit %s %s%s", fit_id, status, reason)
+        return done
 
     @_fresh_on_error
     def finish_succeeded(self, fit_id, result, pid, draws_done, checksums):
@@ -313,9 +326,12 @@ class Store:
     def mark_damaged(self, fit_id, message):
         """A succeeded fit whose files no longer match their checksums becomes failed."""
         error = {"message": message, "field": None}
-        return self.db.execute("UPDATE fits SET status = 'failed', error = ?, updated_at = ?"
+        done = self.db.execute("UPDATE fits SET status = 'failed', error = ?, updated_at = ?"
                                " WHERE id = ? AND status = 'succeeded'",
                                (json.dumps(error), now(), fit_id)).rowcount == 1
+        if done:
+            events.info("fit %s failed: %s", fit_id, message)
+        return done
 
     # -- queue --------------------------------------------------------------
 
@@ -329,6 +345,8 @@ class Store:
             "UPDATE fits SET status = 'running', worker_pid = ?, updated_at = ?, started = ?"
             " WHERE seq = (SELECT seq FROM fits WHERE status = 'queued' ORDER BY seq LIMIT 1)"
             " AND status = 'queued' RETURNING id", (pid, now(), time.time())).fetchone()
+        if row:
+            events.info("fit %s running (sampler %d)", row["id"], pid)
         return row["id"] if row else None
 
     @_fresh_on_error

@@ -451,3 +451,21 @@ def test_oversized_headers_get_a_431_problem(srv, head):
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n" + head + b"\r\n\r\n")
         reply = _read_reply(sock)
     assert reply.startswith(b"HTTP/1.1 431") and b"application/problem+json" in reply, reply[:300]
+
+
+def test_the_log_has_a_line_per_request_and_per_fit_state_change(srv):
+    fit = post(srv, small_fit(seed=40, wait=True)).json()
+    assert get(srv, f"/v1/fits/{fit['id']}").status_code == 200
+    assert requests.delete(srv.url(f"/v1/fits/{fit['id']}"), timeout=60).status_code == 204
+
+    def logged():
+        with open(os.path.join(srv.log_dir, "server.log"), errors="replace") as fh:
+            text = fh.read()
+        lines = [line for line in text.splitlines() if fit["id"] in line]
+        states = [s for s in ("queued", "running", "succeeded", "deleted")
+                  if any(f"fit {fit['id']} {s}" in line for line in lines)]
+        requests_ = [r for r in (f"GET /v1/fits/{fit['id']} 200",
+                                 f"DELETE /v1/fits/{fit['id']} 204") if r in text]
+        return (states, requests_) if len(states) == 4 and len(requests_) == 2 else None
+
+    wait_until(logged, 30, what="the log lines of one fit")
