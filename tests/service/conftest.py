@@ -104,9 +104,11 @@ class Server:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     srv = Server(tmp_path_factory.mktemp("server-data"))
-    srv.start()
-    yield srv
-    srv.stop()
+    try:  # a server that failed to become ready is stopped too, not left running
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
 
 
 @pytest.fixture(scope="session")

@@ -26,9 +26,11 @@ FAULTS = {"FIT_TIME_LIMIT": 600, "STALL_TIMEOUT": 6, "CANCEL_GRACE": 4,
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     server = Server(tmp_path_factory.mktemp("faults-data"), env=FAULTS)
-    server.start()
-    yield server
-    server.stop()
+    try:  # a server that failed to become ready is stopped too, not left running
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
 def get(srv, path, **kw):
