@@ -268,6 +268,8 @@ class Supervisor:
         self._exits = {}    # pid -> how a child ended, until its fit is recorded
         self._born = {}     # pid -> monotonic start time, to back off a crash loop
         self._dead = set()  # pids of exited children not yet replaced
+        self._quick = 0     # children in a row that died within 10 s of their start
+        self._next_spawn = 0.0  # monotonic time before which no child is respawned
         self._unrecorded = False  # the pool row could not be written at start
         self._stop = threading.Event()
         self._thread = None
@@ -360,9 +362,9 @@ class Supervisor:
                     pid=proc.pid, how=describe_exit(proc.exitcode)))
                 self._beats.pop(proc.pid, None)
                 born = self._born.pop(proc.pid, now)
-                self._quick = getattr(self, "_quick", 0) + 1 if now - born < 10 else 0
+                self._quick = self._quick + 1 if now - born < 10 else 0
                 self._next_spawn = now + (backoff(self._quick, 0.5, 30.0) if self._quick else 0)
-            if now < getattr(self, "_next_spawn", 0.0):
+            if now < self._next_spawn:
                 continue
             self._dead.discard(proc.pid)
             self.procs[i] = self._spawn()
@@ -397,11 +399,9 @@ class Supervisor:
             if pid not in children:
                 self._watch_foreign(store, row)
                 continue
-            if row["cancel_requested"] is not None and now - row["cancel_requested"] > self.cancel_grace:
-                self._kill(pid, "cancelled")
-            limit = fit_time_limit(json.loads(row["request"]), self.fit_time_limit)
-            if limit and row["started"] and now - row["started"] > limit + self.cancel_grace:
-                self._kill(pid, OVERTIME.format(limit=limit, grace=self.cancel_grace))
+            reason = self._overdue(row, now)
+            if reason is not None:
+                self._kill(pid, reason)
         for w in store.workers():
             if w["pid"] not in children and not _alive(w["pid"]):
                 store.forget_worker(w["pid"])
@@ -419,14 +419,10 @@ class Supervisor:
         now = time.time()
         beats = {w["pid"]: w["heartbeat"] for w in store.workers()}
         age = now - beats.get(pid, 0.0)
-        limit = fit_time_limit(json.loads(row["request"]), self.fit_time_limit)
-        message = None
         if age > max(self.stall_timeout, 300.0):  # DB heartbeats pause on a full disk: be lenient
             message = STALLED.format(pid=pid, seconds=age)
-        elif row["cancel_requested"] is not None and now - row["cancel_requested"] > self.cancel_grace:
-            message = "cancelled"
-        elif limit and row["started"] and now - row["started"] > limit + self.cancel_grace:
-            message = OVERTIME.format(limit=limit, grace=self.cancel_grace)
+        else:
+            message = self._overdue(row, now)
         if message is None:
             return
         try:
@@ -434,6 +430,16 @@ class Supervisor:
         except ProcessLookupError:
             pass
         store.fail_running(message, pid=pid)  # a cancelled fit ends cancelled
+
+    def _overdue(self, row, now):
+        """Why a running fit's worker must be killed now, or None: its DELETE's grace ran out
+        ("cancelled": the fit then ends cancelled), or its time limit plus that grace did."""
+        if row["cancel_requested"] is not None and now - row["cancel_requested"] > self.cancel_grace:
+            return "cancelled"
+        limit = fit_time_limit(json.loads(row["request"]), self.fit_time_limit)
+        if limit and row["started"] and now - row["started"] > limit + self.cancel_grace:
+            return OVERTIME.format(limit=limit, grace=self.cancel_grace)
+        return None
 
     def pids(self):
         return [p.pid for p in self.procs]
