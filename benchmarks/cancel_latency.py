@@ -13,7 +13,6 @@ import argparse
 import os
 import platform
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ import numpy as np
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from soak import start_server  # noqa: E402
+from http_bench import start_server, stop_server  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "benchmarks", "results", "cancel_latency.md")
@@ -65,8 +64,7 @@ def main():
         drop_s = [cancel_once(base, "/v1/dropout/fits", dict(drop, seed=i), training)
                   for i in range(args.fits)]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(60)
+        stop_server(proc)
     load_end = os.getloadavg()
     text = "\n".join([
         "# DELETE of a running fit: time until it is cancelled",

@@ -54,7 +54,7 @@ def start_server(data_dir, workers):
         try:
             if requests.get(base + "/health", timeout=2).json().get("workers_alive", 0) >= workers:
                 return proc, base
-        except requests.RequestException:
+        except (requests.RequestException, ValueError):  # not up yet, or not JSON yet
             pass
         if proc.poll() is not None:
             raise SystemExit(f"server exited with {proc.returncode}; see {data_dir}/server.log")

@@ -23,8 +23,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,34 +30,11 @@ import time
 
 import numpy as np
 import requests
+from http_bench import start_server, stop_server  # the same server start as the HTTP benchmark
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "benchmarks", "results", "soak.md")
 TERMINAL = ("succeeded", "failed", "cancelled")
-
-
-def start_server(data_dir, workers):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    log = open(os.path.join(data_dir, "..", "server.log"), "ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port),
-         "--data-dir", data_dir, "--workers", str(workers)],
-        cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(base + "/health", timeout=2).json().get("workers_alive", 0) >= workers:
-                return proc, base
-        except (requests.RequestException, ValueError):
-            pass
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        time.sleep(0.2)
-    raise SystemExit("server did not become ready")
 
 
 def group_rss(pgid):
@@ -340,8 +315,7 @@ def main():
         for f in final.values() if f is not None and f["status"] in ("failed", "cancelled"))
     health = requests.get(base + "/health", timeout=30).json()
     peak[0] = max(peak[0], group_rss(proc.pid))
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(60)
+    stop_server(proc)
     load_end = os.getloadavg()
 
     total = sum(soak.codes.values())
