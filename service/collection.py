@@ -96,12 +96,16 @@ def reading(fit_id, noun="fit"):
 def add_routes(bp, kind, prefix, resource, noun):
     """Register GET list, GET one, DELETE and GET data on ``bp``; returns ``row_or_404``."""
 
-    def row_or_404(fit_id):
+    def lookup(fit_id):
+        """The fit's row as stored, or a 404 (no checksum work: DELETE uses it as is)."""
         row = store().get(fit_id, kind=kind) if is_fit_id(fit_id) else None
         if row is None:
             detail = f"no {noun} with id {fit_id!r}"
             raise Problem(404, detail, [{"field": "id", "message": detail}])
-        return intact(row)
+        return row
+
+    def row_or_404(fit_id):
+        return intact(lookup(fit_id))
 
     @bp.get("")
     def index():
@@ -129,10 +133,7 @@ def add_routes(bp, kind, prefix, resource, noun):
         cancelled fit removes it. A plain lookup, no checksum: on a full disk DELETE must
         work, and a damaged fit must be deletable."""
         st = store()
-        gone = Problem(404, f"no {noun} with id {fit_id!r}",
-                       [{"field": "id", "message": f"no {noun} with id {fit_id!r}"}])
-        if not is_fit_id(fit_id) or st.get(fit_id, kind=kind) is None:
-            raise gone
+        lookup(fit_id)
         if st.delete(fit_id):
             return "", 204
         if st.request_cancel(fit_id):
@@ -141,8 +142,7 @@ def add_routes(bp, kind, prefix, resource, noun):
                 return resource(row), 202, {"Location": f"{prefix}/{fit_id}"}
         if st.delete(fit_id):  # it ended between the two calls
             return "", 204
-        if st.get(fit_id) is None:  # deleted by another request meanwhile
-            raise gone
+        lookup(fit_id)  # 404 if another request deleted it meanwhile
         detail = "fit changed state during DELETE; retry"
         raise Problem(409, detail, [{"field": "status", "message": detail}])
 
