@@ -9,8 +9,8 @@ DEFAULTS = {
     # Sampling worker processes owned by the supervisor (see service/pool.py).
     "WORKERS": 2,
     # Whether create_app starts its own supervisor. ``serve`` turns it off and
-    # starts one supervisor in gunicorn's master instead, so that several HTTP
-    # workers share a single pool.
+    # starts one supervisor as a child of its manager process instead, so that
+    # several HTTP workers share a single pool.
     "START_POOL": True,
     # Body size cap in bytes; Flask answers 413 above it.
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
