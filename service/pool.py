@@ -117,7 +117,7 @@ class _Beat(threading.Thread):
                 failures = 0
 
 
-def worker_main(data_dir, poll, parent_pid, shared=None, time_limit=None):
+def worker_main(data_dir, poll, parent_pid, shared=None, time_limit=None, draining=None):
     """Body of one sampling process (spawn context: a fresh interpreter)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
     if not logging.getLogger().handlers:  # fit state changes to stdout, like the pool's
@@ -139,8 +139,9 @@ def worker_main(data_dir, poll, parent_pid, shared=None, time_limit=None):
     from .jobs import run_claimed
 
     failures = 0
-    # A sampler outlives a dead supervisor only to finish the fit it holds.
-    while os.getppid() == parent_pid:
+    # A sampler outlives a dead supervisor only to finish the fit it holds, and claims
+    # nothing once a stopping supervisor set ``draining`` (it would be killed mid-fit).
+    while os.getppid() == parent_pid and not (draining is not None and draining.is_set()):
         try:
             fit_id = store.claim(pid)
         except Exception as exc:
@@ -277,6 +278,7 @@ class Supervisor:
         self._stopped = False
         self._stop_lock = threading.Lock()
         self._ctx = multiprocessing.get_context("spawn")
+        self._draining = self._ctx.Event()  # set by stop(): samplers claim no more fits
 
     def start(self):
         Store(self.data_dir).close()  # creates the directory and tables
@@ -304,7 +306,7 @@ class Supervisor:
         beat = self._ctx.Value("d", time.monotonic(), lock=False)
         proc = self._ctx.Process(target=worker_main, name="bayesreg-sampler", daemon=True,
                                  args=(self.data_dir, self.poll, os.getpid(), beat,
-                                       self.fit_time_limit))
+                                       self.fit_time_limit, self._draining))
         proc.start()
         self._beats[proc.pid] = beat
         self._born[proc.pid] = time.monotonic()
@@ -456,6 +458,7 @@ class Supervisor:
             self._stopped = True
         if self._lock is None:
             return
+        self._draining.set()  # first, so no sampler claims a fit it would be killed running
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
