@@ -9,7 +9,7 @@ DATA_DIR ?= bayesreg-data
 # Every target installs once: the stamp is newer than pyproject.toml until that changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: install run fit test bench clean
+.PHONY: install run fit test test-fast notebooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,20 @@ fit: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Everything but the tests marked slow (fresh compiles, long reference runs, the fault drills):
+# a few minutes less, for the edit-test loop. CI runs `make test`.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m 'not slow'
+
+# JupyterLab on notebooks/ (the `notebooks` extra, installed once like the rest).
+NB_STAMP := $(VENV)/.installed-notebooks
+$(NB_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/pip install -q -e '.[test,notebooks]'
+	touch $(NB_STAMP)
+
+notebooks: $(NB_STAMP)
+	$(BIN)/jupyter lab notebooks/
 
 clean:
 	rm -rf $(VENV) build *.egg-info
