@@ -25,10 +25,11 @@ class UsageError(Exception):
 
 
 def _progress_bar(stream):
-    def show(done, total):
+    def show(done, total, phase="sampling"):
         width = 30
         filled = int(width * done / max(total, 1))
-        stream.write(f"\rsampling [{'#' * filled}{'.' * (width - filled)}] {done}/{total} draws")
+        stream.write(f"\r{phase:<8} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} draws"
+                     " (tuning included)")
         if done >= total:
             stream.write("\n")
         stream.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import time
 from typing import NamedTuple
@@ -159,7 +160,9 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         """Fit the MAP and, unless ``method="map"``, the posterior. Returns ``self``.
 
         ``method``: "nuts" (sample the posterior), "map" (the MAP only) or "exact" (ridge's
-        closed-form posterior). ``progress(done, total)`` is called while sampling.
+        closed-form posterior). ``progress(done, total)`` is called while sampling, with the
+        draws done over all chains, tuning included; a callback with a parameter named
+        ``phase`` also gets ``phase="tuning"`` (while any chain still tunes) or "sampling".
         ``should_stop()`` is polled while sampling (a few times a second); when it returns
         true the sampler is cancelled and :class:`bayesreg.model.Cancelled` is raised.
         """
@@ -327,7 +330,8 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         if self.sampler == "pymc":
             return sample_pymc(frame, **kw), 0.0
         compile_s = load_kernel()
-        return sample_nutpie(frame, progress=progress, should_stop=should_stop, **kw), compile_s
+        return sample_nutpie(frame, progress=_with_phase(progress), should_stop=should_stop,
+                             **kw), compile_s
 
     def _check_noise_resolved(self):
         """Refuse to learn sigma where the residuals are rounding error, not noise (or from too
@@ -554,6 +558,21 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         est._exact = None if exact is None else ConjugateRidge(
             **{k: np.asarray(v) if isinstance(v, list) else v for k, v in exact.items()})
         return est
+
+
+def _with_phase(progress):
+    """The sampler's ``progress(done, total, phase)`` for a user's callback, which gets the
+    phase only if it has a parameter named ``phase`` (the two-argument form stays valid;
+    the same convention as SciPy's ``intermediate_result`` callbacks)."""
+    if progress is None:
+        return None
+    try:
+        takes_phase = "phase" in inspect.signature(progress).parameters
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        takes_phase = False
+    if takes_phase:
+        return lambda done, total, phase: progress(done, total, phase=phase)
+    return lambda done, total, phase: progress(done, total)
 
 
 def _num(value):

@@ -40,6 +40,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -560,9 +561,10 @@ def sample_nutpie(frame: Frame, *, draws, tune, chains, seed, progress=None, sho
                   poll=0.05, **nuts_options):
     """Sample with nutpie. Returns ``(draws of the sampler's coordinates, sample_stats)``.
 
-    ``progress(done, total)`` is called with the draws done so far (tuning included) while
-    sampling runs, and ``should_stop()`` is polled: when it returns true, sampling is cancelled
-    and :class:`Cancelled` raised.
+    ``progress(done, total, phase)`` is called with the draws done so far over all chains
+    (tuning included) while sampling runs; ``phase`` is "tuning" while any chain is still
+    tuning, then "sampling". ``should_stop()`` is polled: when it returns true, sampling is
+    cancelled and :class:`Cancelled` raised.
     """
     import nutpie
 
@@ -599,26 +601,34 @@ def _sample_polled(nutpie, model, kw, draws, tune, chains, progress, should_stop
             now = time.perf_counter()
             if progress is not None and now >= next_report:
                 # inspect() copies the trace so far: spend at most a tenth of the time on it
-                done = _draws_done(sampler.inspect())
+                with warnings.catch_warnings():
+                    # before the first draw, ArviZ warns that 2 chains have 0 draws
+                    warnings.filterwarnings("ignore", "More chains", UserWarning, "arviz")
+                    tuned, drawn = _draws_done(sampler.inspect())
                 next_report = now + max(0.25, 10 * (time.perf_counter() - now))
-                if done != reported:
-                    progress(done, total)
-                    reported = done
+                if tuned + drawn != reported:
+                    progress(tuned + drawn, total, _phase(tuned, chains * tune))
+                    reported = tuned + drawn
     except BaseException:
         sampler.cancel()
         raise
     if progress is not None and reported < total:
-        progress(_draws_done(trace), total)
+        progress(sum(_draws_done(trace)), total, "sampling")
     return trace
 
 
-def _draws_done(trace) -> int:
-    done = 0
-    for group in ("warmup_posterior", "posterior"):
-        if group in trace.groups():
-            ds = trace[group]
-            done += int(ds.sizes.get("draw", 0)) * int(ds.sizes.get("chain", 0))
-    return done
+def _draws_done(trace) -> tuple[int, int]:
+    """(tuning draws, sampling draws) done so far, over all chains."""
+    def count(group):
+        if group not in trace.groups():
+            return 0
+        ds = trace[group]
+        return int(ds.sizes.get("draw", 0)) * int(ds.sizes.get("chain", 0))
+    return count("warmup_posterior"), count("posterior")
+
+
+def _phase(tuned, tune_total) -> str:
+    return "tuning" if tuned < tune_total else "sampling"
 
 
 def sample_pymc(frame: Frame, *, draws, tune, chains, seed, target_accept=0.8,

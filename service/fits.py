@@ -64,7 +64,7 @@ def resource(row):
         "diagnostics": result.get("diagnostics"),
         "timing": result.get("timing"),
         "error": json.loads(row["error"]) if row["error"] else None,
-        "progress": {"draws_done": row["draws_done"], "draws_total": row["draws_total"]},
+        "progress": progress(row),
         # A DELETE asked this running fit to stop; it ends as "cancelled".
         "cancel_requested": row["cancel_requested"] is not None,
         "worker_pid": row["worker_pid"],
@@ -72,6 +72,19 @@ def resource(row):
         "updated_at": row["updated_at"],
         "links": links,
     }
+
+
+def progress(row):
+    """Draws done of the total over all chains, tuning included, and the phase: queued,
+    starting (before the first draw: the data, the MAP, the kernel), tuning (while any chain
+    still tunes), sampling, or done (in a final state)."""
+    if row["status"] in DONE:
+        phase = "done"
+    elif row["status"] == "queued":
+        phase = "queued"
+    else:
+        phase = row["phase"] or "starting"
+    return {"phase": phase, "draws_done": row["draws_done"], "draws_total": row["draws_total"]}
 
 
 def settings(request_, ran=None):

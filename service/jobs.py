@@ -227,14 +227,14 @@ def run_claimed(store, fit_id, pid, time_limit=None):
         watch.name = "the request's time_limit"
     last = [0.0]
 
-    def progress(done, total):
+    def progress(done, total, phase=None):
         # Throttled: a DB write per nutpie tick would cost more than the sampling.
         watch.check()  # MC-dropout training has no should_stop: stop it from here
         now = time.monotonic()
         if now - last[0] >= 0.2 or done >= total:
             last[0] = now
             try:
-                store.progress(fit_id, int(done))
+                store.progress(fit_id, int(done), phase)
             except Exception:  # progress is advisory; a full disk must not fail the fit
                 pass
 

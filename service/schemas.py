@@ -177,8 +177,17 @@ FIT = {
                    "additionalProperties": NULLABLE_NUMBER},
         "error": {"type": ["object", "null"], "properties": {
             "message": {"type": "string"}, "field": {"type": ["string", "null"]}}},
-        "progress": {"type": "object", "required": ["draws_done", "draws_total"], "properties": {
-            "draws_done": {"type": "integer"}, "draws_total": {"type": "integer"}}},
+        "progress": {
+            "type": "object", "required": ["phase", "draws_done", "draws_total"],
+            "description": "Draws done of the total, over all chains and tuning included "
+                           "(chains x (tune + draws); 0 for map and exact).",
+            "properties": {
+                "phase": {"enum": ["queued", "starting", "tuning", "sampling", "done"],
+                          "description": "starting: before the first draw (the data, the "
+                                         "MAP, the kernel); tuning: while any chain still "
+                                         "tunes; done: the fit is in a final state."},
+                "draws_done": {"type": "integer", "minimum": 0},
+                "draws_total": {"type": "integer", "minimum": 0}}},
         "settings": {"type": "object",
                      "description": "Every setting the fit runs with: the request's value, else "
                                     "the default; once it ran, the values used (the seed drawn "

@@ -64,12 +64,14 @@ DONE = ("succeeded", "failed", "cancelled")
 
 # Columns added after the first release, by ALTER TABLE, so older databases keep working:
 # the kind; when a DELETE asked a running fit to stop (epoch seconds); when a worker claimed
-# it (epoch seconds, for the time limit); the SHA-256 of each stored file, to detect damage.
+# it (epoch seconds, for the time limit); the SHA-256 of each stored file, to detect damage;
+# the sampler's phase ("tuning" or "sampling") at its last progress report.
 _ADDED = {
     "kind": "TEXT NOT NULL DEFAULT 'regression'",
     "cancel_requested": "REAL",
     "started": "REAL",
     "checksums": "TEXT",
+    "phase": "TEXT",
 }
 
 
@@ -350,9 +352,9 @@ class Store:
         return row["id"] if row else None
 
     @_fresh_on_error
-    def progress(self, fit_id, done):
-        self.db.execute("UPDATE fits SET draws_done = ?, updated_at = ? WHERE id = ?",
-                        (done, now(), fit_id))
+    def progress(self, fit_id, done, phase=None):
+        self.db.execute("UPDATE fits SET draws_done = ?, phase = COALESCE(?, phase),"
+                        " updated_at = ? WHERE id = ?", (done, phase, now(), fit_id))
 
     @_fresh_on_error
     def fail_running(self, reason, pid=None, keep=()):

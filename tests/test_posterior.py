@@ -145,20 +145,38 @@ def test_save_and_load_roundtrip(tmp_path, ridge_data):
 
 
 def test_progress_is_reported_while_sampling(rng):
-    """Progress arrives before the end (not only a final call), and counts tuning draws."""
+    """Progress arrives before the end (not only a final call), counts tuning draws, and
+    names the phase to a callback that asks for it."""
     n, p = 400, 120
     X = rng.standard_normal((n, p))
     y = X[:, :3] @ [2.0, -1.0, 0.5] + rng.standard_normal(n)
     seen = []
+
+    def progress(done, total, phase):
+        seen.append((done, total, phase))
+
     # about 1.5 s of sampling here: reports come every 0.25 s at most
     est = BayesianRegression(prior="lasso", alpha=0.05, draws=3000, tune=2000, chains=2,
                              random_seed=1)
-    est.fit(X, y, progress=lambda done, total: seen.append((done, total)))
-    assert all(total == 10_000 for _, total in seen)
-    assert seen[-1] == (10_000, 10_000)
-    during = [done for done, _ in seen[:-1]]
+    est.fit(X, y, progress=progress)
+    assert all(total == 10_000 for _, total, _ in seen)
+    assert seen[-1] == (10_000, 10_000, "sampling")
+    during = [done for done, _, _ in seen[:-1]]
     assert during and 0 < max(during) < 10_000    # draws counted while sampling ran
     assert during == sorted(during)
+    phases = [phase for _, _, phase in seen]
+    assert set(phases) <= {"tuning", "sampling"} and phases[0] == "tuning"
+    assert phases == sorted(phases, key=["tuning", "sampling"].index)  # tuning, then sampling
+    # "sampling" only once every chain has finished its 2 x 2000 tuning draws
+    assert all(done >= 4000 for done, _, phase in seen if phase == "sampling")
+
+
+def test_a_two_argument_progress_callback_still_works(diabetes):
+    X, y = diabetes
+    seen = []
+    BayesianRegression(draws=100, tune=100, chains=2, random_seed=1).fit(
+        X, y, progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (400, 400)
 
 
 def test_pymc_fallback_samples_the_same_posterior(diabetes):

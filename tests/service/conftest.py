@@ -158,7 +158,7 @@ class Http:
 
         def done():
             fit = self("GET", f"/v1/fits/{fit_id}").json
-            seen.append((fit["status"], fit["progress"]["draws_done"], fit["progress"]["draws_total"]))
+            seen.append((fit["status"], fit["progress"]["phase"], fit["progress"]["draws_done"]))
             return fit if fit["status"] in ("succeeded", "failed") else None
 
         return wait_until(done, timeout, interval=0.05, what=f"fit {fit_id}"), seen

@@ -70,12 +70,16 @@ def test_nuts_lifecycle(http, tmp_path):
     fit = resp.json
     assert resp.headers["Location"] == f"/v1/fits/{fit['id']}"
     assert fit["status"] in ("queued", "running")
-    assert fit["progress"] == {"draws_done": 0, "draws_total": 2 * (200 + 200)}
+    assert fit["progress"] == {"phase": fit["status"] if fit["status"] == "queued" else "starting",
+                               "draws_done": 0, "draws_total": 2 * (200 + 200)}
 
     fit, seen = http.wait_done(fit["id"])
     assert fit["status"] == "succeeded", fit["error"]
     assert any(status in ("queued", "running") for status, _, _ in seen)
+    done = [draws for _, _, draws in seen]
+    assert done == sorted(done)
     assert fit["progress"]["draws_done"] == fit["progress"]["draws_total"] == 800
+    assert fit["progress"]["phase"] == "done"
     assert fit["worker_pid"] > 0
     post = fit["posterior"]
     assert [c["name"] for c in post["coef"]] == fit["feature_names"]
@@ -194,6 +198,23 @@ def test_one_pool_per_data_directory(app):
     assert second.procs == []
     second.stop()
     assert app.extensions["bayesreg.pool"].procs[0].is_alive()
+
+
+def test_progress_names_the_phase(http, rng):
+    """Polled while it runs, a fit goes queued/starting -> tuning -> sampling -> done."""
+    X = rng.standard_normal((400, 120))
+    y = X[:, :3] @ [2.0, -1.0, 0.5] + rng.standard_normal(400)
+    resp = http("POST", "/v1/fits", json={"X": X.tolist(), "y": y.tolist(), "prior": "lasso",
+                                          "alpha": 0.05, "draws": 3000, "tune": 2000,
+                                          "chains": 2, "seed": 1})
+    assert resp.status == 202, resp.content
+    fit, seen = http.wait_done(resp.json["id"])
+    assert fit["status"] == "succeeded", fit["error"]
+    order = ["queued", "starting", "tuning", "sampling", "done"]
+    phases = [phase for _, phase, _ in seen]
+    assert phases == sorted(phases, key=order.index), phases
+    assert {"tuning", "sampling"} & set(phases), phases  # seen while it ran (about 1.5 s)
+    assert phases[-1] == "done"
 
 
 def test_integral_floats_are_integers_and_seed_errors_say_seed(client):
