@@ -34,16 +34,27 @@ def _page_parameters(cfg):
         {"name": "status", "in": "query", "schema": {"type": "string", "enum": schemas.STATUSES}}]
 
 
-def _errors(*codes):
-    text = {400: "Malformed JSON or nesting too deep.", 404: "No such fit.",
-            409: "The fit has not succeeded, or has no posterior.",
-            413: "Body or problem size above a cap.", 415: "Unsupported Content-Type.",
-            422: "The request violates the schema or a semantic rule; errors[] names the fields.",
-            503: "The fit queue is full, the disk is read-only, or the HTTP workers are "
-                 "restarting; see Retry-After.",
-            507: "The disk is full: nothing of the request was stored. DELETE works and frees "
-                 "space."}
+_WHY = {400: "Malformed JSON or nesting too deep.", 404: "No such fit.",
+        409: "The fit has not succeeded (queued, running, failed, cancelled; a fit whose files "
+             "are damaged is failed), or it has no posterior (method map).",
+        413: "Body or problem size above a cap.", 415: "Unsupported Content-Type.",
+        422: "The request violates the schema or a semantic rule; errors[] names the fields.",
+        503: "The fit queue is full, or the disk is read-only; see Retry-After.",
+        507: "The disk is full: nothing of the request was stored. DELETE works and frees "
+             "space."}
+
+
+def _errors(*codes, why=None):
+    """Problem responses for ``codes``; ``why`` overrides a code's general description."""
+    text = {**_WHY, **(why or {})}
     return {str(code): _problem(text[code]) for code in codes}
+
+
+# The cases in which each DELETE and data read answers what the general text does not say.
+_DELETE_WHY = {409: "The fit changed state during the DELETE (it ended as the cancel was "
+                    "recorded); retry.",
+               503: "The disk is read-only: nothing was deleted."}
+_DATA_WHY = {409: "The data file is damaged (its checksum changed); the fit is failed."}
 
 
 def document(cfg, version):
@@ -53,7 +64,14 @@ def document(cfg, version):
         "info": {"title": "bayesreg", "version": version,
                  "description": "Bayesian regularized regression: the MAP of ridge, lasso and "
                                 "elastic net beside the full posterior. Errors are RFC 9457 "
-                                "problem documents."},
+                                "problem documents. Besides the responses listed per route, "
+                                "any route may answer 405 (a method it does not have) and, "
+                                "from the buffering front before the route runs: 400 "
+                                "(malformed HTTP framing), 408 (a client too slow to send), "
+                                "413 (a declared body above the cap), 431 (a request head "
+                                "above 64 KiB), 501 (a transfer coding other than chunked) "
+                                "and 503 with Retry-After (too many connections or buffered "
+                                "bodies, or the HTTP workers restarting)."},
         "paths": {
             "/": {"get": {
                 "summary": "Redirects to /docs, this document as a page.",
@@ -92,12 +110,12 @@ def document(cfg, version):
                                          "202": _json("Fit", "The fit is running: it is asked to "
                                                       "stop and ends as cancelled; DELETE it "
                                                       "again to remove it."),
-                                         **_errors(404, 409)}}},
+                                         **_errors(404, 409, 503, why=_DELETE_WHY)}}},
             "/v1/fits/{fit_id}/data": {
                 "parameters": [_ID],
                 "get": {"summary": "The data the fit was made from.", "operationId": "getFitData",
                         "responses": {"200": _json("FitData", "X, y and feature names."),
-                                      **_errors(404)}}},
+                                      **_errors(404, 409, why=_DATA_WHY)}}},
             "/v1/fits/{fit_id}/predict": {
                 "parameters": [_ID],
                 "post": {"summary": "MAP prediction, posterior predictive mean and HDIs.",
@@ -149,13 +167,13 @@ def document(cfg, version):
                                          "202": _json("DropoutFit", "Training is running: it is "
                                                       "asked to stop and ends as cancelled; "
                                                       "DELETE it again to remove it."),
-                                         **_errors(404, 409)}}},
+                                         **_errors(404, 409, 503, why=_DELETE_WHY)}}},
             "/v1/dropout/fits/{fit_id}/data": {
                 "parameters": [_ID],
                 "get": {"summary": "The data the network was trained on.",
                         "operationId": "getDropoutFitData",
                         "responses": {"200": _json("FitData", "X, y and feature names."),
-                                      **_errors(404)}}},
+                                      **_errors(404, 409, why=_DATA_WHY)}}},
             "/v1/dropout/fits/{fit_id}/predict": {
                 "parameters": [_ID],
                 "post": {"summary": "MC predictive mean, sd (incl. 1/tau), central interval "
