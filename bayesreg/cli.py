@@ -126,8 +126,18 @@ def cmd_serve(args) -> int:
     return serve(host=args.host, port=args.port, data_dir=args.data_dir, workers=args.workers)
 
 
+class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: ...)" to every option's help, unless the help states its own default
+    (those whose default is None and means something: "learned", "fresh", "diabetes")."""
+
+    def _get_help_string(self, action):
+        if "(default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _Defaults
     parser = argparse.ArgumentParser(prog="bayesreg", description=__doc__, formatter_class=fmt)
     sub = parser.add_subparsers(dest="command", required=True)
     fit = sub.add_parser(

@@ -1,5 +1,6 @@
 """``bayesreg fit`` on a CSV and on the embedded diabetes data."""
 
+import re
 import subprocess
 import sys
 
@@ -74,6 +75,10 @@ def test_help_shows_defaults_without_importing_pymc():
     heavy, _, text = done.stdout.partition("\n")
     assert heavy == "[]", done.stdout
     assert "(default: 0.1)" in text and "(default: 1000)" in text and "(default: lasso)" in text
+    # every option states one default, and None is said in words ("learned", "fresh")
+    options = re.split(r"\n  (?=-)", text.split("options:", 1)[1])[2:]   # after -h
+    assert options and all(o.count("(default:") == 1 for o in options), options
+    assert "(default: None)" not in text
 
 
 def test_the_command_line_offers_what_the_estimator_accepts():
