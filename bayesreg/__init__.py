@@ -9,6 +9,7 @@ import importlib
 # Names are imported on first use (PEP 562), so that ``import bayesreg`` and the command
 # line's ``--help`` do not pay for PyMC, PyTensor and ArviZ (seconds) before they are needed.
 _WHERE = {
+    "Client": ".client",
     "InputError": "._validation",
     "load_diabetes": ".datasets",
     "MCDropoutRegressor": ".dropout",
@@ -38,6 +39,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BayesianRegression",
+    "Client",
     "InputError",
     "MCDropoutRegressor",
     "PredictiveInterval",

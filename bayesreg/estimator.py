@@ -453,7 +453,8 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         """JSON-safe result: MAP, posterior summaries, diagnostics, timing (NaN -> None)."""
         check_is_fitted(self, "coef_")
         s = self._summary
-        out = {"map": {"coef": [float(c) for c in self.coef_], "intercept": float(self.intercept_)},
+        out = {"map": {"coef": [float(c) for c in self.coef_], "intercept": float(self.intercept_),
+                       "sigma": float(self.sigma_map_)},
                "posterior": None, "diagnostics": self.diagnostics_,
                "timing": getattr(self, "timing_", None)}
         if self.posterior_ is not None:

@@ -162,7 +162,9 @@ FIT = {
         "feature_names": {"type": "array", "items": {"type": "string"}},
         "map": {"type": ["object", "null"], "properties": {
             "coef": {"type": "array", "items": NULLABLE_NUMBER},
-            "intercept": NULLABLE_NUMBER}},
+            "intercept": NULLABLE_NUMBER,
+            "sigma": {**NULLABLE_NUMBER, "description": "The mode of sigma given the MAP "
+                                                        "coefficients (the known sigma if given)."}}},
         "posterior": {"type": ["object", "null"], "properties": {
             "coef": {"type": "array", "items": _PARAM},
             "intercept": {"anyOf": [_PARAM, {"type": "null"}]},

@@ -4,20 +4,21 @@
 # `bayesreg` ships a small JSON service. A fit is a resource: `POST /v1/fits` creates it,
 # `GET /v1/fits/{id}` reads it, `POST /v1/fits/{id}/predict` predicts with it. Closed-form
 # methods (`map`, `exact`) answer at once; `nuts` (sampling the posterior with NUTS) is queued
-# to a pool of sampling workers, and `"wait": true` holds the request until the fit ends.
+# to a pool of sampling workers and polled until it ends.
 #
-# Here we drive the service in-process with Flask's test client (no port, same code path as a
-# real server: `python -m service`), on the diabetes data of Efron et al. (442 patients,
-# 10 standardized baseline measurements, disease progression one year later). We fit
+# Here we start a real server (`python -m service`, gunicorn and one sampling worker) and drive
+# it with `bayesreg.client.Client`, whose fits answer like the in-process
+# `BayesianRegression`: `coef_`, `summary()`, `predict`, `predict_interval`. The data are the
+# diabetes data of Efron et al. (442 patients, 10 standardized baseline measurements, disease
+# progression one year later). We fit
 #
 # * ordinary least squares (`prior="ridge", alpha=0, method="map"`: a flat prior's MAP),
-# * the lasso's MAP and the full posterior of the Bayesian lasso, in **one** `nuts` request:
-#   the response carries the MAP (`map`) and posterior summaries (`posterior`) of the same model.
+# * the lasso's MAP and the full posterior of the Bayesian lasso, in **one** `nuts` fit:
+#   its summary puts the MAP (`map`) beside the posterior of the same model.
 
 # %%
 import os
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -26,14 +27,13 @@ warnings.filterwarnings("ignore")
 ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "bayesreg" / "__init__.py").exists())
 sys.path.insert(0, str(ROOT))
 FAST = os.environ.get("BAYESREG_NOTEBOOK_FAST", "0") == "1"
-os.environ["PYTHONWARNINGS"] = "ignore"  # inherited by the sampling worker processes
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from bayesreg import alpha_from_park_casella, load_diabetes
-from service import create_app
+from bayesreg.client import Client
 
 plt.rcParams.update({"figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3})
 DRAWS, TUNE, CHAINS = (300, 300, 2) if FAST else (1000, 1000, 4)
@@ -42,18 +42,76 @@ print("fast mode" if FAST else "full settings", dict(draws=DRAWS, tune=TUNE, cha
 # %% [markdown]
 # ## Start the service
 #
-# `create_app(config)` builds the app; its own supervisor starts one sampling worker process.
-# The data directory (SQLite database plus one model file per fit) is a temporary directory.
+# `python -m service --host 127.0.0.1 --port PORT --data-dir DIR --workers 1` in a process
+# group of its own, on a free loopback port, with a temporary data directory (SQLite database
+# plus one model file per fit). `stop_server` sends the group SIGTERM, waits, and removes the
+# data; it runs in the last cell and, should a cell fail before it, when the kernel exits
+# (`atexit`).
 
 # %%
-data_dir = tempfile.mkdtemp(prefix="bayesreg-quickstart-")
-app = create_app({"DATA_DIR": data_dir, "WORKERS": 1, "WAIT_TIMEOUT": 300.0})
-client = app.test_client()
+import atexit
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
 
-deadline = time.monotonic() + 120
-while client.get("/health").json["workers_alive"] < 1 and time.monotonic() < deadline:
+import requests
+
+from bayesreg.client import APIError
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+data_dir = tempfile.mkdtemp(prefix="bayesreg-quickstart-")
+port = free_port()
+server_log = open(os.path.join(data_dir, "server.log"), "ab")
+server = subprocess.Popen(
+    [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port),
+     "--data-dir", data_dir, "--workers", "1"],
+    cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"},
+    stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_server(grace=60.0):
+    """SIGTERM to the server's process group (gunicorn, the sampling pool); SIGKILL after
+    ``grace`` seconds; then remove the data."""
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(10)
+    server_log.close()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+# A kernel shut down after a failed cell is sent SIGTERM 2.5 s later (jupyter_client's
+# shutdown_wait_time / 2): stop the server quickly then.
+atexit.register(stop_server, grace=1.0)
+api = Client(f"http://127.0.0.1:{port}")
+
+
+def health():
+    """/health once the HTTP workers listen and the sampling worker is up, else None."""
+    assert server.poll() is None, f"the server exited with {server.returncode}"
+    try:
+        status = api.health()
+    except (requests.RequestException, APIError):  # not listening yet, or the front's 503
+        return None
+    return status if status["workers_alive"] >= 1 else None
+
+
+deadline = time.monotonic() + 180
+while (status := health()) is None and time.monotonic() < deadline:
     time.sleep(0.2)
-client.get("/health").json
+assert status is not None, "the server did not become ready within 180 s"
+status
 
 # %% [markdown]
 # ## Fit: OLS, then the Bayesian lasso
@@ -67,40 +125,32 @@ X, y = load_diabetes()
 n = len(y)
 alpha = alpha_from_park_casella(0.237, 54.0, n)
 
-r = client.post("/v1/fits", json={"dataset": "diabetes", "prior": "ridge", "alpha": 0.0,
-                                  "method": "map"})
-assert r.status_code == 201, r.json
-ols_fit = r.json
+ols = api.fit(dataset="diabetes", prior="ridge", alpha=0.0, method="map")
 
 t0 = time.perf_counter()
-r = client.post("/v1/fits", json={"dataset": "diabetes", "prior": "lasso", "alpha": alpha,
-                                  "method": "nuts", "draws": DRAWS, "tune": TUNE, "chains": CHAINS,
-                                  "seed": 2008, "hdi_prob": 0.95, "wait": True})
-fit = r.json
-while fit["status"] in ("queued", "running"):  # only if the wait timed out (202): poll
-    time.sleep(0.5)
-    fit = client.get(f"/v1/fits/{fit['id']}").json
-print(f"HTTP {r.status_code}, status {fit['status']} after {time.perf_counter() - t0:.1f} s")
-assert fit["status"] == "succeeded", fit["error"]
-print("alpha =", round(alpha, 5), "| links:", list(fit["links"]))
-print("diagnostics:", fit["diagnostics"])
+fit = api.fit(dataset="diabetes", prior="lasso", alpha=alpha, method="nuts", draws=DRAWS,
+              tune=TUNE, chains=CHAINS, seed=2008, hdi_prob=0.95)  # polls until it has ended
+print(f"fit {fit.id}: {fit.status} after {time.perf_counter() - t0:.1f} s")
+print("alpha =", round(alpha, 5), "| links:", sorted(fit.to_dict()["links"]))
+print("diagnostics:", fit.diagnostics_)
 
 # %% [markdown]
-# The fit resource holds everything: the request as sent, the MAP, one posterior summary per
+# The fit holds everything: the settings it ran with, the MAP, one posterior summary per
 # coefficient (mean, sd, median, HDI, R-hat, ESS, whether the MAP lies in the HDI), the
-# diagnostics and the timing.
+# diagnostics and the timing. `summary()` lays the summaries out as `BayesianRegression.summary()`
+# does; `fit.to_dict()` is the resource as the server sent it.
 
 # %%
-names = fit["feature_names"]
-rows = {p["name"]: p for p in fit["posterior"]["coef"]}
+names = list(fit.feature_names_in_)
+summary = fit.summary()
 table = pd.DataFrame({
-    "OLS": ols_fit["map"]["coef"],
-    "MAP (lasso)": fit["map"]["coef"],
-    "posterior mean": [rows[k]["mean"] for k in names],
-    "posterior median": [rows[k]["median"] for k in names],
-    "HDI low": [rows[k]["hdi_low"] for k in names],
-    "HDI high": [rows[k]["hdi_high"] for k in names],
-    "r_hat": [rows[k]["r_hat"] for k in names],
+    "OLS": ols.coef_,
+    "MAP (lasso)": fit.coef_,
+    "posterior mean": summary.loc[names, "mean"],
+    "posterior median": summary.loc[names, "median"],
+    "HDI low": summary.loc[names, "hdi_low"],
+    "HDI high": summary.loc[names, "hdi_high"],
+    "r_hat": summary.loc[names, "r_hat"],
 }, index=names)
 table["MAP / OLS"] = table["MAP (lasso)"] / table["OLS"]
 table["median / OLS"] = table["posterior median"] / table["OLS"]
@@ -132,12 +182,12 @@ ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
 plt.tight_layout()
 
 # %%
-zeros = [k for k, v in zip(names, fit["map"]["coef"]) if v == 0.0]
+zeros = [k for k, v in zip(names, fit.coef_) if v == 0.0]
 print("MAP exactly zero for:", zeros)
 assert zeros, "the lasso MAP should have exact zeros at this penalty"
-assert all(rows[k]["median"] != 0.0 for k in names)  # the posterior median is not sparse
-assert all(rows[k]["map_in_hdi"] for k in names)     # ... but every MAP lies in its 95% HDI
-assert fit["diagnostics"]["divergences"] == 0 or FAST
+assert (summary.loc[names, "median"] != 0.0).all()  # the posterior median is not sparse
+assert summary.loc[names, "map_in_hdi"].all()       # ... but every MAP lies in its 95% HDI
+assert fit.diagnostics_["divergences"] == 0 or FAST
 
 # %% [markdown]
 # ## How much is each coefficient shrunk?
@@ -169,49 +219,49 @@ assert l1["MAP (lasso)"] < 0.8 * l1["OLS"] and l1["posterior median"] < 0.8 * l1
 # %% [markdown]
 # ## Predict with intervals
 #
-# `POST /v1/fits/{id}/predict` returns the MAP prediction and the posterior predictive: the mean,
-# the HDI of the **mean** $x^\top w + b$ (uncertainty about the regression line) and the HDI of a
-# **new observation** (that plus the noise $\sigma$). We predict 40 patients and sort them by the
-# predicted progression.
+# `predict` is the MAP prediction; `predict_interval` (`POST /v1/fits/{id}/predict`) the
+# posterior predictive: the mean, the HDI of the **mean** $x^\top w + b$ (uncertainty about the
+# regression line) and the HDI of a **new observation** (that plus the noise $\sigma$). We
+# predict 40 patients and sort them by the predicted progression.
 
 # %%
 idx = np.random.default_rng(0).choice(n, 40, replace=False)
-r = client.post(f"/v1/fits/{fit['id']}/predict", json={"X": X.iloc[idx].to_numpy().tolist(),
-                                                       "hdi_prob": 0.9})
-assert r.status_code == 200, r.json
-pred = r.json
-pi = {k: np.asarray(v) for k, v in pred["posterior"].items()}
-order = np.argsort(pi["mean"])
+pi = fit.predict_interval(X.iloc[idx], hdi_prob=0.9)
+map_pred = fit.predict(X.iloc[idx])
+order = np.argsort(pi.mean)
 
 fig, ax = plt.subplots(figsize=(10, 4.5))
 xs = np.arange(len(idx))
-ax.fill_between(xs, pi["obs_low"][order], pi["obs_high"][order], color="C0", alpha=0.2,
+ax.fill_between(xs, pi.obs_low[order], pi.obs_high[order], color="C0", alpha=0.2,
                 step="mid", label="90% HDI, new observation")
-ax.fill_between(xs, pi["mean_low"][order], pi["mean_high"][order], color="C0", alpha=0.5,
+ax.fill_between(xs, pi.mean_low[order], pi.mean_high[order], color="C0", alpha=0.5,
                 step="mid", label="90% HDI, mean")
-ax.plot(xs, np.asarray(pred["map"])[order], "D", color="C3", ms=4, label="MAP prediction")
+ax.plot(xs, map_pred[order], "D", color="C3", ms=4, label="MAP prediction")
 ax.plot(xs, y.to_numpy()[idx][order], "k.", label="observed")
 ax.set(xlabel="patient (sorted by prediction)", ylabel="disease progression")
 ax.legend(loc="upper left")
 plt.tight_layout()
 
-covered = np.mean((y.to_numpy()[idx] >= pi["obs_low"]) & (y.to_numpy()[idx] <= pi["obs_high"]))
+covered = np.mean((y.to_numpy()[idx] >= pi.obs_low) & (y.to_numpy()[idx] <= pi.obs_high))
 print(f"observed values inside the 90% predictive HDI: {covered:.0%}")
-assert np.all(pi["obs_high"] - pi["obs_low"] > pi["mean_high"] - pi["mean_low"])
+assert np.all(pi.obs_high - pi.obs_low > pi.mean_high - pi.mean_low)
 
 # %% [markdown]
 # The band for the mean is narrow (442 patients pin the regression down well); the band for a
 # new patient is dominated by the noise, $\sigma \approx 54$. About 90% of the observed values
 # should fall inside it.
 #
-# Other endpoints: `GET /v1/fits/{id}/posterior.nc` downloads all the draws (ArviZ netCDF),
-# `GET /v1/fits/{id}/plot.png` a forest plot, `GET /openapi.json` the full API description.
+# `fit.posterior()` downloads all the draws (`GET /v1/fits/{id}/posterior.nc`, ArviZ
+# InferenceData); `GET /v1/fits/{id}/plot.png` is a forest plot, `GET /openapi.json` the full
+# API description.
 
 # %%
-import atexit
-import shutil
+idata = fit.posterior()
+print(dict(idata.posterior["coef"].sizes))
+assert dict(idata.posterior["coef"].sizes) == {"chain": CHAINS, "draw": DRAWS, "feature": 10}
 
-pool = app.extensions["bayesreg.pool"]
-pool.stop()                  # stop the sampling worker ...
-atexit.unregister(pool.stop)  # (create_app registered it for interpreter exit too)
-shutil.rmtree(data_dir, ignore_errors=True)  # ... and remove the temporary data
+# %%
+for f in (ols, fit):
+    f.delete()     # remove the fits ...
+api.close()
+stop_server()      # ... stop the server and remove its temporary data

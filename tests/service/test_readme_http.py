@@ -52,3 +52,10 @@ def test_readme_problem_document_is_what_the_service_says(client):
     reply = client.post("/v1/fits", json={"dataset": "diabetes", "alpha": -1, "method": "map"})
     assert reply.status_code == 422
     assert reply.get_json() == json.loads(example)
+
+
+def test_readme_python_client_example_runs(server):
+    (block,) = _blocks("py")
+    assert 'Client("http://127.0.0.1:8000")' in block
+    code = block.replace("http://127.0.0.1:8000", server.base, 1)
+    exec(compile(code, "README.md Over HTTP py block", "exec"), {"__name__": "__readme__"})
