@@ -42,8 +42,9 @@ def summarize_posterior(posterior: xr.Dataset, map_values: dict, hdi_prob: float
         "r_hat": lambda: az.rhat(posterior),
     }
     def quiet(job):
-        # r_hat and ESS of a constant (a known sigma) are undefined: NaN, without NumPy's
-        # warning; the error state is per thread, so it is set in the worker
+        # r_hat and MCSE of a constant (a known sigma) are undefined: NaN, without NumPy's
+        # warning (ArviZ 0.23 gives its ESS as the number of draws); the error state is per
+        # thread, so it is set in the worker
         def run():
             with np.errstate(invalid="ignore", divide="ignore"):
                 return job()

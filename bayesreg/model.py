@@ -575,12 +575,23 @@ def sample_nutpie(frame: Frame, *, draws, tune, chains, seed, progress=None, sho
     cores = min(chains, os.cpu_count() or 1)
     kw = dict(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
               progress_bar=False, save_warmup=False, **nuts_options)
-    if progress is None and should_stop is None:
-        trace = nutpie.sample(model, **kw)
-    else:
-        trace = _sample_polled(nutpie, model, kw, draws, tune, chains, progress, should_stop,
-                               poll)
+    with _fewer_draws_than_chains_is_fine():
+        if progress is None and should_stop is None:
+            trace = nutpie.sample(model, **kw)
+        else:
+            trace = _sample_polled(nutpie, model, kw, draws, tune, chains, progress,
+                                   should_stop, poll)
     return trace.posterior["x"].values, trace.sample_stats
+
+
+@contextlib.contextmanager
+def _fewer_draws_than_chains_is_fine():
+    """ArviZ warns "More chains (c) than draws (d)" when nutpie hands it a trace with fewer
+    draws than chains: the trace so far, while polling, and a short fit's trace. Its shape is
+    right; the diagnostics of a short fit say what needs saying."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "More chains", UserWarning, "arviz")
+        yield
 
 
 def _sample_polled(nutpie, model, kw, draws, tune, chains, progress, should_stop, poll):
@@ -601,10 +612,7 @@ def _sample_polled(nutpie, model, kw, draws, tune, chains, progress, should_stop
             now = time.perf_counter()
             if progress is not None and now >= next_report:
                 # inspect() copies the trace so far: spend at most a tenth of the time on it
-                with warnings.catch_warnings():
-                    # before the first draw, ArviZ warns that 2 chains have 0 draws
-                    warnings.filterwarnings("ignore", "More chains", UserWarning, "arviz")
-                    tuned, drawn = _draws_done(sampler.inspect())
+                tuned, drawn = _draws_done(sampler.inspect())
                 next_report = now + max(0.25, 10 * (time.perf_counter() - now))
                 if tuned + drawn != reported:
                     progress(tuned + drawn, total, _phase(tuned, chains * tune))

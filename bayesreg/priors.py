@@ -142,8 +142,8 @@ def alpha_from_park_casella(lam: float, sigma: float, n: int) -> float:
 def alpha_from_sklearn_ridge(ridge_alpha: float, n: int) -> float:
     """``alpha`` equivalent to scikit-learn's ``Ridge(alpha=ridge_alpha)``, whose loss has no 1/(2n)."""
     _positive(n=n)
-    if ridge_alpha < 0:
-        raise InputError("ridge_alpha", f"must be >= 0; got {ridge_alpha}")
+    if not ridge_alpha >= 0:  # NaN fails this test too
+        raise InputError("ridge_alpha", f"must be >= 0; got {ridge_alpha!r}")
     return ridge_alpha / n
 
 
