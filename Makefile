@@ -30,7 +30,8 @@ fit: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# Everything but the tests marked slow (fresh compiles, long reference runs, the fault drills):
+# Everything but the tests marked slow (the real server, notebooks, fresh processes and
+# compiles, long reference runs, the fault drills):
 # a few minutes less, for the edit-test loop. CI runs `make test`.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m 'not slow'

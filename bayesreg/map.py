@@ -145,7 +145,10 @@ def _polish(Xc, yc, w, prior: Prior, gram, xty):
     g[np.diag_indices(active.size)] += prior.alpha * (1 - prior.l1_ratio)
     rhs = rhs - prior.alpha * prior.l1_ratio * s
     try:
-        wA = linalg.solve(g, rhs, assume_a="pos")
+        # Cholesky without solve()'s condition estimate: duplicated or collinear active
+        # columns make g ill-conditioned, and solve() would warn (LinAlgWarning) about a
+        # candidate that the KKT comparison in _solve_enet accepts only if it is no worse.
+        wA = linalg.cho_solve(linalg.cho_factor(g), rhs)
     except (linalg.LinAlgError, ValueError):
         return None
     if not np.all(np.sign(wA) == s):

@@ -1,10 +1,5 @@
-import warnings
-
 import numpy as np
 import pytest
-
-warnings.filterwarnings("ignore", category=FutureWarning)
-warnings.filterwarnings("ignore", message=".*BLAS.*")
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import Lasso
 
+from bayesreg import BayesianRegression, load_diabetes
 from bayesreg.cli import main
 
 
@@ -31,7 +32,14 @@ def test_fit_diabetes_nuts_prints_table_and_diagnostics(capsys):
     assert main(["fit", "--prior", "lasso", "--alpha", "0.05", "--draws", "200", "--tune", "200",
                  "--chains", "2", "--seed", "1"]) == 0
     captured = capsys.readouterr()
-    assert "hdi_94%_low" in captured.out and "bmi" in captured.out and "divergences:" in captured.out
+    assert "hdi_94%_low" in captured.out and "bmi" in captured.out
+    # the diagnostics are those of the same seeded fit in Python
+    X, y = load_diabetes()
+    d = BayesianRegression(prior="lasso", alpha=0.05, draws=200, tune=200, chains=2,
+                           random_seed=1).fit(X, y).diagnostics_
+    assert (f"divergences: {d['divergences']}, max r_hat: {d['max_r_hat']}, "
+            f"min ess_bulk: {d['min_ess_bulk']}\n") in captured.out, captured.out
+    assert all(f"warning: {w}" in captured.out for w in d["warnings"])
     assert "400/400" not in captured.err and "800/800 draws" in captured.err  # the progress bar
 
 

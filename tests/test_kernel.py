@@ -103,13 +103,19 @@ def test_folding_the_ridge_prior_keeps_the_density(rng):
 
 
 def test_one_kernel_serves_every_width(rng):
-    """The C callback reads the width from the buffer: no compile per p."""
+    """The kernel reads the width from the buffer: one compiled specialization serves every p,
+    and at each width it is the PyMC model's density and gradient."""
     for p in (3, 17, 64):
         frame = _frame(rng, "laplace", p, True, False, False)
+        assert isinstance(frame, Frame) and frame.key.p == p
+        pymc_fn = _pymc_logp_and_grad(build_model(frame))
         x = rng.normal(0, 0.5, frame.dim)
         grad = np.zeros(frame.dim)
-        assert np.isfinite(kernel.logp_and_grad(x, frame.to_buffer(), grad))
-    assert isinstance(frame, Frame)
+        value = kernel.logp_and_grad(x, frame.to_buffer(), grad)
+        expected, expected_grad = pymc_fn(_pymc_point(frame, x))
+        assert value == pytest.approx(float(expected), rel=1e-10, abs=1e-9)
+        np.testing.assert_allclose(grad, expected_grad, rtol=1e-8, atol=1e-8)
+    assert len(kernel.logp_and_grad.signatures) == 1   # no compile per width
 
 
 def test_a_wait_over_a_second_is_announced(caplog):
@@ -185,6 +191,7 @@ def test_data_form_equals_gram_form_when_n_below_p(rng, kind, learn_alpha):
     _assert_same_density(rng, data_form, gram_form, points=4, scale=0.5)
 
 
+@pytest.mark.slow  # a fresh interpreter imports PyMC and the kernel
 def test_a_fresh_process_loads_the_kernel_from_disk_and_compiles_no_width(tmp_path):
     """numba's own counters: in a new process both C callbacks come from the disk cache, and
     fits at several widths and priors run on them."""

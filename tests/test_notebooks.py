@@ -52,6 +52,7 @@ def test_sources_match_notebooks():
                [(c.cell_type, c.source) for c in built.cells], path.name
 
 
+@pytest.mark.slow  # a kernel per notebook, about 40 s in all
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("BAYESREG_NOTEBOOK_FAST", "1")

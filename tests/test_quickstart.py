@@ -9,7 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
+
+# Slow (deselected by `make test-fast`): the README's command-line fits (fresh processes) and `make run`.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -76,3 +80,5 @@ def test_quickstart_make_run_serves(tmp_path):
             proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        log.close()

@@ -90,6 +90,10 @@ def test_valid_corner_cases_work():
         assert np.all(np.isfinite(est.coef_)) and est.coef_[3] == 0
 
 
+# scikit-learn warns for each check it skips: check_array_api_input unless SCIPY_ARRAY_API=1
+# is set in the environment.
+@pytest.mark.filterwarnings(r"ignore:Skipping check check_array_api_input for \w+ because it "
+                            r"raised SkipTest:sklearn.exceptions.SkipTestWarning")
 def test_passes_sklearn_check_estimator():
     check_estimator(BayesianRegression(method="map"))
 

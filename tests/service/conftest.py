@@ -11,11 +11,28 @@ import time
 
 import pytest
 import requests
+from flask import Flask
+from flask.testing import FlaskClient
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Small caps so the cap tests send small bodies.
 CAPS = {"MAX_CONTENT_LENGTH": 2 * 1024 * 1024, "MAX_CELLS": 100_000, "MAX_DRAWS_TOTAL": 40_000}
+
+
+class BufferedClient(FlaskClient):
+    """Flask's test client, its responses read whole and closed (``buffered=True``).
+
+    Unbuffered, a file sent with ``send_file`` (posterior.nc, plot.png) stays open until the
+    response is closed or collected: a ResourceWarning, an error under the suite's filters.
+    """
+
+    def open(self, *args, buffered=True, **kwargs):
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
+# Every app's test_client() in these tests (the fixtures' and those the tests create) is one.
+Flask.test_client_class = BufferedClient
 
 
 def wait_until(predicate, timeout, interval=0.05, what="condition"):
@@ -164,7 +181,9 @@ class Http:
         return wait_until(done, timeout, interval=0.05, what=f"fit {fit_id}"), seen
 
 
-@pytest.fixture(params=["client", "server"])
+# The same tests through the test client (fast) and the real server (slow: it starts
+# `python -m service`, 5-10 s, and `make test-fast` runs none of it).
+@pytest.fixture(params=["client", pytest.param("server", marks=pytest.mark.slow)])
 def http(request):
     if request.param == "client":
         return Http(client=request.getfixturevalue("app").test_client())

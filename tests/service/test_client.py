@@ -20,6 +20,9 @@ from conftest import wait_until
 from bayesreg import BayesianRegression, InputError, MCDropoutRegressor
 from bayesreg.client import APIError, Client, DropoutFit, Fit, FitError, WaitTimeout
 
+# Slow (deselected by `make test-fast`): these tests talk to the real server.
+pytestmark = pytest.mark.slow
+
 NUTS = {"method": "nuts", "draws": 200, "tune": 200, "chains": 2}
 TIGHT = {"rtol": 1e-12, "atol": 1e-12}
 

@@ -181,6 +181,7 @@ def test_supervisor_stop_is_idempotent(tmp_path):
     assert not data_dir.exists()
 
 
+@pytest.mark.slow  # the real server, killed and restarted
 def test_server_kill_and_restart(server):
     """Worker killed mid-training fails that fit only; after a crash and restart the
     finished fit is intact and predicts the same, and the running one is failed."""

@@ -17,6 +17,9 @@ import requests
 
 from conftest import Server, wait_until
 
+# Slow (deselected by `make test-fast`): fault drills against a real server of their own (about 80 s).
+pytestmark = pytest.mark.slow
+
 # Small limits so each fault shows within seconds.
 FAULTS = {"FIT_TIME_LIMIT": 600, "STALL_TIMEOUT": 6, "CANCEL_GRACE": 4,
           "FRONT_HEADER_TIMEOUT": 3, "FRONT_BODY_TIMEOUT": 5,

@@ -4,7 +4,6 @@ import atexit
 import shutil
 import tempfile
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -93,7 +92,6 @@ def _cheap_fit_bodies(draw):
 _FIT_VALIDATOR = Draft202012Validator(schemas.FIT)
 
 
-@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # degenerate data is the point
 @given(body=_cheap_fit_bodies())
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_schema_valid_map_and_exact_fits_never_fail_the_server(body):

@@ -5,6 +5,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
@@ -24,6 +26,7 @@ def _blocks(lang):
     return re.findall(rf"```{lang}\n(.*?)```", _section("Over HTTP"), flags=re.S)
 
 
+@pytest.mark.slow  # the real server
 def test_readme_curl_examples_run(server, tmp_path):
     block = _blocks("sh")[0]
     assert block.startswith("B=http://127.0.0.1:8000\n")
@@ -36,6 +39,7 @@ def test_readme_curl_examples_run(server, tmp_path):
     assert json.loads((tmp_path / "openapi.json").read_text())["openapi"].startswith("3.1")
 
 
+@pytest.mark.slow  # the real server
 def test_readme_error_example_shows_the_problem_document(server, tmp_path):
     example = _blocks("sh")[1]
     done = subprocess.run(["bash", "-euo", "pipefail", "-c", f"B={server.base}\n{example}"],
@@ -54,6 +58,7 @@ def test_readme_problem_document_is_what_the_service_says(client):
     assert reply.get_json() == json.loads(example)
 
 
+@pytest.mark.slow  # the real server
 def test_readme_python_client_example_runs(server):
     (block,) = _blocks("py")
     assert 'Client("http://127.0.0.1:8000")' in block

@@ -5,7 +5,11 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 import requests
+
+# Slow (deselected by `make test-fast`): the real server (started once, 5-10 s), killed and restarted.
+pytestmark = pytest.mark.slow
 
 
 def _post(server, body, timeout=120):

@@ -15,6 +15,9 @@ import requests
 
 from conftest import Server, wait_until
 
+# Slow (deselected by `make test-fast`): a real server of its own on a tmpfs filled to the last byte.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
