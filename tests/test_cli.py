@@ -10,7 +10,7 @@ import pytest
 from sklearn.linear_model import Lasso
 
 from bayesreg import BayesianRegression, load_diabetes
-from bayesreg.cli import main
+from service.cli import main
 
 
 def test_fit_csv_map_prints_the_lasso_solution(tmp_path, capsys, rng):
@@ -59,7 +59,7 @@ def test_usage_errors_exit_2_with_one_line_and_no_traceback(tmp_path, argv, need
     paths["csv"].write_text("a,b\n1,2\n3,5\n4,4\n")
     paths["empty"].write_text("")
     argv = [a.format(**paths) for a in argv]
-    done = subprocess.run([sys.executable, "-m", "bayesreg.cli", *argv], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "service.cli", *argv], capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 2, done
     lines = done.stderr.strip().splitlines()
@@ -68,7 +68,7 @@ def test_usage_errors_exit_2_with_one_line_and_no_traceback(tmp_path, argv, need
 
 def test_help_shows_defaults_without_importing_pymc():
     code = ("import sys, contextlib, io\n"
-            "from bayesreg.cli import main\n"
+            "from service.cli import main\n"
             "out = io.StringIO()\n"
             "with contextlib.redirect_stdout(out):\n"
             "    try:\n"
@@ -90,7 +90,8 @@ def test_help_shows_defaults_without_importing_pymc():
 
 
 def test_the_command_line_offers_what_the_estimator_accepts():
-    from bayesreg import cli, estimator, priors
+    from bayesreg import estimator, priors
+    from service import cli
 
     assert set(cli.METHODS) == set(estimator.METHODS)
     assert set(cli.SAMPLERS) == set(estimator.SAMPLERS)

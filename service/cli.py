@@ -39,7 +39,7 @@ def _progress_bar(stream):
 def _load(path, target):
     import pandas as pd
 
-    from .datasets import load_diabetes
+    from bayesreg import load_diabetes
 
     if path is None:
         return load_diabetes()
@@ -82,7 +82,7 @@ def _fit(args) -> int:
     import numpy as np
     import pandas as pd
 
-    from . import BayesianRegression, InputError
+    from bayesreg import BayesianRegression, InputError
 
     X, y = _load(args.data, args.target)
     np.set_printoptions(suppress=True)
@@ -121,7 +121,7 @@ def _fit(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from service.server import serve
+    from .server import serve
 
     return serve(host=args.host, port=args.port, data_dir=args.data_dir, workers=args.workers)
 

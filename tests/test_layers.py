@@ -1,0 +1,39 @@
+"""The layers: the core (``bayesreg``) never imports the adapters (``service``: the HTTP API and
+the command line), Flask or gunicorn."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+CORE = Path(__file__).resolve().parents[1] / "bayesreg"
+ADAPTERS = ("service", "flask", "gunicorn", "werkzeug")
+
+
+def _imported(path):
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module
+
+
+def test_no_core_module_imports_an_adapter():
+    modules = sorted(CORE.rglob("*.py"))
+    assert len(modules) > 10
+    offending = [(path.name, name) for path in modules for name in _imported(path)
+                 if name.split(".")[0] in ADAPTERS]
+    assert offending == []
+
+
+def test_importing_every_public_name_loads_no_adapter():
+    code = ("import sys, bayesreg\n"
+            "for name in bayesreg.__all__:\n"
+            "    getattr(bayesreg, name)\n"
+            "import bayesreg.client\n"
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {ADAPTERS!r}))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=CORE.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout
