@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["SUMMARY_COLUMNS", "summarize_posterior", "convergence_warnings",
+__all__ = ["SUMMARY_COLUMNS", "summarize", "summarize_posterior", "summary_frame", "map_rows",
+           "diagnose", "convergence_warnings",
            "R_HAT_MAX", "ESS_MIN", "MIN_DIAGNOSTIC_DRAWS", "MIN_RELIABLE_DRAWS"]
 
 #: thresholds of Vehtari et al. (2021): rank-normalized r_hat and bulk ESS
@@ -68,9 +69,53 @@ def summarize_posterior(posterior: xr.Dataset, map_values: dict, hdi_prob: float
         row.update({k: float(pick(v)) for k, v in stats.items()})
         lo, hi = (hdi[var].values[idx] if idx is not None else hdi[var].values)
         row["hdi_low"], row["hdi_high"] = float(lo), float(hi)
-        row["map_in_hdi"] = bool(lo <= map_value <= hi) if np.isfinite(map_value) else None
         rows[name] = row
-    return pd.DataFrame.from_dict(rows, orient="index")[SUMMARY_COLUMNS]
+    return summary_frame(rows)
+
+
+def summary_frame(rows: dict, tol: float = 0.0) -> pd.DataFrame:
+    """The summary table from one dict of statistics per row (sampled or exact): columns
+    :data:`SUMMARY_COLUMNS`, floats, and ``map_in_hdi`` (None without a finite MAP), the
+    interval widened by ``tol`` relative at each end."""
+    for row in rows.values():
+        m, lo, hi = row["map"], row["hdi_low"], row["hdi_high"]
+        row["map_in_hdi"] = (bool(lo - tol * abs(lo) <= m <= hi + tol * abs(hi))
+                             if np.isfinite(m) else None)
+    frame = pd.DataFrame.from_dict(rows, orient="index")[SUMMARY_COLUMNS]
+    return frame.astype({c: float for c in SUMMARY_COLUMNS if c != "map_in_hdi"})
+
+
+def map_rows(map_result, feature_names, learn_alpha=False) -> dict:
+    """``{row name: (variable, index or None, MAP value)}``: coefficients in feature order,
+    intercept, sigma (and alpha)."""
+    rows = {name: ("coef", j, float(map_result.coef[j])) for j, name in enumerate(feature_names)}
+    rows["intercept"] = ("intercept", None, float(map_result.intercept))
+    rows["sigma"] = ("sigma", None, float(map_result.sigma))
+    if learn_alpha:
+        rows["alpha"] = ("alpha", None, float(map_result.alpha))
+    return rows
+
+
+def summarize(posterior: xr.Dataset, map_result, feature_names, hdi_prob, exact=None):
+    """The summary of a posterior beside its MAP: from the exact marginals when ``exact`` (a
+    :class:`bayesreg.exact.ConjugateRidge`) is given, else from the draws."""
+    rows = map_rows(map_result, feature_names, "alpha" in posterior)
+    if exact is not None:
+        # the closed-form interval's ends are computed apart from the MAP: allow rounding
+        return summary_frame(exact.summary_rows(rows, list(feature_names), hdi_prob), tol=1e-12)
+    return summarize_posterior(posterior, rows, hdi_prob)
+
+
+def diagnose(idata, summary: pd.DataFrame):
+    """The :class:`bayesreg.results.Diagnostics` of sampled draws and their summary."""
+    from .results import Diagnostics, num
+
+    stats = idata.sample_stats
+    div = int(stats["diverging"].values.sum()) if "diverging" in stats else 0
+    sizes = idata.posterior.sizes
+    return Diagnostics(div, num(summary["r_hat"].max()), num(summary["ess_bulk"].min()),
+                       tuple(convergence_warnings(summary, div, draws=sizes["draw"],
+                                                  chains=sizes["chain"])))
 
 
 def convergence_warnings(summary: pd.DataFrame, divergences: int, draws: int | None = None,

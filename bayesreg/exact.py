@@ -87,6 +87,38 @@ class ConjugateRidge:
         b_var = (1.0 / n + float(x_mean @ a_inv @ x_mean)) if fit_intercept else 0.0
         return cls(w_hat, a_inv, b_hat, b_var, sigma, nu, ssr, x_mean, y_mean, n, fit_intercept)
 
+    @classmethod
+    def from_stats(cls, stats, alpha, e, sigma) -> "ConjugateRidge":
+        """The posterior from :class:`bayesreg.model.SuffStats` (penalty scale ``e``)."""
+        if stats.xtx is None:
+            return cls.fit(stats.Xc, stats.yc, stats.x_mean, stats.y_mean, alpha, e, sigma,
+                           stats.fit_intercept)
+        return cls.fit(None, stats.yc, stats.x_mean, stats.y_mean, alpha, e, sigma,
+                       stats.fit_intercept, stats.xtx, stats.xty, data=stats.data)
+
+    def summary_rows(self, map_values: dict, feature_names, hdi_prob) -> dict:
+        """One dict of statistics per row of ``map_values`` (as
+        :func:`bayesreg.diagnostics.map_rows`), from the exact marginals."""
+        marginals = dict(zip(feature_names, self.coef_marginals()))
+        marginals["intercept"] = self.intercept_marginal()
+        out = {}
+        for name, (_, _, map_value) in map_values.items():
+            dist = marginals.get(name)
+            if name == "sigma" and self.sigma is None:
+                mean, sd, median, (lo, hi) = self.sigma_summary(hdi_prob)
+                ppos = 1.0
+            elif dist is None:  # a known sigma, or no intercept: a point mass
+                mean = median = lo = hi = map_value
+                sd, ppos = 0.0, float(map_value > 0)
+            else:  # symmetric unimodal: the HDI is the central interval
+                mean, sd, median = dist.mean(), dist.std(), dist.median()
+                lo, hi = dist.interval(hdi_prob)
+                ppos = dist.sf(0.0)
+            out[name] = {"map": map_value, "mean": mean, "sd": sd, "median": median,
+                         "hdi_low": lo, "hdi_high": hi, "mcse_mean": 0.0, "ess_bulk": np.nan,
+                         "ess_tail": np.nan, "r_hat": np.nan, "prob_positive": ppos}
+        return out
+
     def _marginal(self, loc, var_per_sigma2):
         if self.sigma is not None:
             return stats.norm(loc, np.sqrt(var_per_sigma2) * self.sigma)

@@ -149,6 +149,226 @@ def _prior_terms(w, a_fac, b_fac, g1, g2, kind, gw):
     return -pen - norm_term, pen, scale_term
 
 
+@numba.njit(cache=True, inline="always")
+def _matrices(buf, p, rows, lowrank):
+    """Views of the buffer's matrices: ``(d, F, Q, Q', W, W', M, X, X')``, empty where the
+    layout has none (see the module's docstring)."""
+    o2 = HEADER + 10 * p
+    empty = buf[o2:o2]
+    if lowrank:
+        # W = diag(d) (I - Q diag(F) Q'), Q: p x rows (see model.sampler_frame)
+        d = buf[o2:o2 + p]
+        F = buf[o2 + p:o2 + p + rows]
+        o3 = o2 + p + rows
+        Q = buf[o3:o3 + p * rows].reshape((p, rows))
+        QT = buf[o3 + p * rows:o3 + 2 * p * rows].reshape((rows, p))
+        W = empty.reshape((0, 0))
+        WT = empty.reshape((0, 0))
+        o3 += 2 * p * rows
+    else:
+        d = empty
+        F = empty
+        W = buf[o2:o2 + p * p].reshape((p, p))
+        WT = buf[o2 + p * p:o2 + 2 * p * p].reshape((p, p))
+        Q = empty.reshape((0, 0))
+        QT = empty.reshape((0, 0))
+        o3 = o2 + 2 * p * p
+    if rows == 0:
+        M = buf[o3:o3 + p * p].reshape((p, p))
+        X = empty.reshape((0, p))
+        XT = empty.reshape((p, 0))
+    else:
+        M = empty.reshape((0, 0))
+        X = buf[o3:o3 + rows * p].reshape((rows, p))
+        XT = buf[o3 + rows * p:o3 + 2 * rows * p].reshape((p, rows))
+    return d, F, Q, QT, W, WT, M, X, XT
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _linear(buf, z, d_sig, ls, inv_var, alpha, M, W, WT, grad):
+    """The linear parametrization's terms: ``w = m + s W z``, the quadratic form
+    ``r0 + 2 s q'z + s^2 z'Mz`` (a fixed ridge penalty folded in) and the prior. Writes the
+    gradient in ``z``; returns ``(log density, d / d log sigma)``."""
+    p = int(buf[0])
+    kind = int(buf[1])
+    sigma_known = buf[3] > 0.5
+    n = buf[5]
+    o = HEADER
+    m = buf[o:o + p]
+    q = buf[o + p:o + 2 * p]
+    g1 = buf[o + 2 * p:o + 3 * p]
+    g2 = buf[o + 3 * p:o + 4 * p]
+    s = math.exp(d_sig)
+    Mz = M @ z
+    qz = q @ z
+    zMz = z @ Mz
+    quad = buf[12] + 2.0 * s * qz + s * s * zMz
+    logp = -0.5 * quad * inv_var
+    g_z = -(s * q + s * s * Mz) * inv_var
+    dls = quad * inv_var - (s * qz + s * s * zMz) * inv_var
+    if not sigma_known:
+        logp += p * d_sig         # Jacobian of w = m + s W z
+        dls += p
+    if kind == 1 and buf[13] > 0.5:
+        # the penalty is in quad: only sum log Z(b_j) is left, b_j = n alpha g2_j / sigma^2
+        for j in range(p):
+            logp -= 0.5 * (_LOG_2PI - math.log(n * alpha * g2[j]) + 2.0 * ls)
+        dls -= p
+    elif kind == 1:
+        Wz = W @ z
+        w = m + s * Wz
+        gw = np.zeros(p)
+        value, pen, scale_term = _prior_terms(w, 0.0, n * alpha * inv_var, g1, g2, kind, gw)
+        logp += value
+        g_z += s * (WT @ gw)
+        dls += 2.0 * pen + 2.0 * scale_term + s * (gw @ Wz)
+    for j in range(p):
+        grad[j] = g_z[j]
+    return logp, dls
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _transform(buf, Wz, d_sig, t):
+    """The general parametrization's map from ``W z`` to ``w``, coefficient by coefficient,
+    with what its gradient needs: ``(w, e, T'(xi), d log e / d log sigma,
+    d log e / d log alpha, d centre / d log sigma, d centre / d log alpha, e W z,
+    d log T' / d xi, d T / d log a, d log T' / d log a, sum log e + sum log T',
+    d (sum log e) / d log sigma, d (sum log e) / d log alpha)``."""
+    p = int(buf[0])
+    kind = int(buf[1])
+    o = HEADER
+    xi_star = buf[o + 4 * p:o + 5 * p]
+    kslope = buf[o + 5 * p:o + 6 * p]
+    delta = buf[o + 6 * p:o + 7 * p]
+    h0 = buf[o + 7 * p:o + 8 * p]
+    c_lap = buf[o + 8 * p:o + 9 * p]
+    c_nor = buf[o + 9 * p:o + 10 * p]
+    kink = kind == 2 or kind == 3
+    e2s, et = math.exp(-2.0 * d_sig), math.exp(t)
+    scale, dle_s, dle_a = np.empty(p), np.empty(p), np.empty(p)
+    loc_s, loc_a, spread, w = np.empty(p), np.empty(p), np.empty(p), np.empty(p)
+    tp = np.ones(p)            # T'(xi)
+    dlt_dxi = np.zeros(p)      # d log T' / d xi
+    dt_dloga = np.zeros(p)     # d T / d log a, holding xi
+    dlt_dloga = np.zeros(p)    # d log T' / d log a, holding xi
+    logp = dls = dla = 0.0
+    for j in range(p):
+        d_now = h0[j] * e2s + c_lap[j] * et * et + c_nor[j] * et
+        le = 0.5 * (math.log(h0[j] + c_lap[j] + c_nor[j]) - math.log(d_now))
+        e = math.exp(le)
+        scale[j] = e
+        dle_s[j] = (h0[j] * e2s + 2.0 * c_lap[j] * et * et + c_nor[j] * et) / d_now
+        dle_a[j] = -(c_lap[j] * et * et + 0.5 * c_nor[j] * et) / d_now
+        logp += le
+        dls += dle_s[j]
+        dla += dle_a[j]
+        # the centre moves as the conditional mean does, e^2 (sigma_hat / sigma)^2; the
+        # spread as e
+        loc = xi_star[j] * e * e * e2s
+        xj = loc + e * Wz[j]
+        loc_s[j] = loc * (2.0 * dle_s[j] - 2.0)
+        loc_a[j] = loc * 2.0 * dle_a[j]
+        spread[j] = e * Wz[j]
+        w[j] = xj
+        if kink:
+            K = kslope[j] * et                       # K = a delta: T''(0+-) = +-a
+            dj = delta[j]
+            ax = abs(xj)
+            sign = 1.0 if xj > 0 else (-1.0 if xj < 0 else 0.0)
+            u = ax / dj
+            ex = math.exp(-u)
+            t_prime = 1.0 + K * (1.0 - ex)
+            bump = sign * K * dj * (u - (1.0 - ex))
+            w[j] = sign * ax + bump
+            tp[j] = t_prime
+            logp += math.log(t_prime)
+            dlt_dxi[j] = K * ex * sign / (dj * t_prime)
+            dt_dloga[j] = bump
+            dlt_dloga[j] = K * (1.0 - ex) / t_prime
+    return (w, scale, tp, dle_s, dle_a, loc_s, loc_a, spread, dlt_dxi, dt_dloga, dlt_dloga,
+            logp, dls, dla)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _general(buf, z, d_sig, d_alp, inv_var, alpha, mats, grad):
+    """The general parametrization's terms (see the module's docstring). Writes the gradient
+    in ``z``; returns ``(log density, d / d log sigma, d / d log alpha)``."""
+    p = int(buf[0])
+    kind = int(buf[1])
+    n, rho = buf[5], buf[7]
+    o = HEADER
+    m, q = buf[o:o + p], buf[o + p:o + 2 * p]
+    g1, g2 = buf[o + 2 * p:o + 3 * p], buf[o + 3 * p:o + 4 * p]
+    rows, lowrank = int(buf[16]), buf[17] > 0.5
+    d, F, Q, QT, W, WT, M, X, XT = mats
+    Wz = d * (z - Q @ (F * (QT @ z))) if lowrank else W @ z
+    t = d_alp - 2.0 * d_sig           # log(a / a_hat): every prior scale moves with it
+    (w, scale, tp, dle_s, dle_a, loc_s, loc_a, spread, dlt_dxi, dt_dloga, dlt_dloga,
+     logp, dls, dla) = _transform(buf, Wz, d_sig, t)
+    dw = w - m
+    Adw = M @ dw if rows == 0 else XT @ (X @ dw)
+    rss = buf[12] + 2.0 * (q @ dw) + dw @ Adw
+    logp -= 0.5 * rss * inv_var
+    dls += rss * inv_var
+    gw = -(q + Adw) * inv_var
+    if kind != 0:
+        value, pen, scale_term = _prior_terms(w, n * alpha * rho * inv_var,
+                                              n * alpha * (1.0 - rho) * inv_var, g1, g2, kind, gw)
+        logp += value
+        dla += -pen - scale_term
+        dls += 2.0 * pen + 2.0 * scale_term
+    # through T's dependence on a (t = log(a / a_hat)), holding xi
+    ga = 0.0
+    for j in range(p):
+        ga += gw[j] * dt_dloga[j] + dlt_dloga[j]
+    dla += ga
+    dls -= 2.0 * ga
+    # through xi = xi* e^2 (sigma_hat / sigma)^2 + e W z
+    g_v = np.empty(p)
+    for j in range(p):
+        g_xi = gw[j] * tp[j] + dlt_dxi[j]
+        dls += g_xi * (loc_s[j] + spread[j] * dle_s[j])
+        dla += g_xi * (loc_a[j] + spread[j] * dle_a[j])
+        g_v[j] = g_xi * scale[j]
+    if lowrank:
+        dg = d * g_v
+        g_z = dg - Q @ (F * (QT @ dg))
+    else:
+        g_z = WT @ g_v
+    for j in range(p):
+        grad[j] = g_z[j]
+    return logp, dls, dla
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _coordinates(x, buf):
+    """``(log sigma, log(sigma / sigma_hat), c, log(alpha / alpha_hat), alpha, iu, iv, ia)``
+    from the sampler's coordinates; ``iu``, ``iv``, ``ia`` index u, v and log alpha (-1: none)."""
+    p = int(buf[0])
+    k = p
+    d_sig = 0.0
+    iu = iv = ia = -1
+    if buf[3] > 0.5:              # known sigma
+        ls = math.log(buf[8])
+    else:
+        d_sig = buf[10] * x[k]
+        ls = buf[9] + d_sig
+        iu = k
+        k += 1
+    c = 0.0
+    if buf[2] > 0.5:              # intercept
+        c = math.exp(d_sig) * buf[11] * x[k]
+        iv = k
+        k += 1
+    d_alp = 0.0
+    alpha = buf[6]
+    if buf[4] > 0.5:              # learned alpha
+        d_alp = x[k]
+        alpha = math.exp(buf[14] + d_alp)
+        ia = k
+    return ls, d_sig, c, d_alp, alpha, iu, iv, ia
+
+
 @numba.njit(cache=True, error_model="numpy")
 def logp_and_grad(x, buf, grad):
     """Log density at the sampler's coordinates ``x``; writes the gradient into ``grad``.
@@ -160,218 +380,35 @@ def logp_and_grad(x, buf, grad):
     kind = int(buf[1])
     fit_intercept = buf[2] > 0.5
     sigma_known = buf[3] > 0.5
-    learn_alpha = buf[4] > 0.5
     n = buf[5]
     alpha0 = buf[6]
-    rho = buf[7]
-    ls_hat = buf[9]
-    r0 = buf[12]
-    general = buf[15] > 0.5
-    o = HEADER
-    m = buf[o:o + p]
-    q = buf[o + p:o + 2 * p]
-    g1 = buf[o + 2 * p:o + 3 * p]
-    g2 = buf[o + 3 * p:o + 4 * p]
-    xi_star = buf[o + 4 * p:o + 5 * p]
-    kslope = buf[o + 5 * p:o + 6 * p]
-    delta = buf[o + 6 * p:o + 7 * p]
-    h0 = buf[o + 7 * p:o + 8 * p]
-    c_lap = buf[o + 8 * p:o + 9 * p]
-    c_nor = buf[o + 9 * p:o + 10 * p]
-    o2 = o + 10 * p
-    rows = int(buf[16])
-    lowrank = buf[17] > 0.5
-    if lowrank:
-        # W = diag(d) (I - Q diag(F) Q'), Q: p x rows (see model.sampler_frame)
-        d = buf[o2:o2 + p]
-        F = buf[o2 + p:o2 + p + rows]
-        o3 = o2 + p + rows
-        Q = buf[o3:o3 + p * rows].reshape((p, rows))
-        QT = buf[o3 + p * rows:o3 + 2 * p * rows].reshape((rows, p))
-        W = buf[o3:o3].reshape((0, 0))
-        WT = buf[o3:o3].reshape((0, 0))
-        o3 += 2 * p * rows
-    else:
-        d = buf[o2:o2]
-        F = buf[o2:o2]
-        W = buf[o2:o2 + p * p].reshape((p, p))
-        WT = buf[o2 + p * p:o2 + 2 * p * p].reshape((p, p))
-        Q = buf[o2:o2].reshape((0, 0))
-        QT = buf[o2:o2].reshape((0, 0))
-        o3 = o2 + 2 * p * p
-    if rows == 0:
-        M = buf[o3:o3 + p * p].reshape((p, p))
-        X = buf[o3:o3].reshape((0, p))
-        XT = buf[o3:o3].reshape((p, 0))
-    else:
-        M = buf[o3:o3].reshape((0, 0))
-        X = buf[o3:o3 + rows * p].reshape((rows, p))
-        XT = buf[o3 + rows * p:o3 + 2 * rows * p].reshape((p, rows))
-
     z = x[:p]
-    k = p
-    u_scale = 0.0
-    d_sig = 0.0                   # log(sigma / sigma_hat)
-    iu = -1
-    if sigma_known:
-        ls = math.log(buf[8])
-    else:
-        u_scale = buf[10]
-        d_sig = u_scale * x[k]
-        ls = ls_hat + d_sig
-        iu = k
-        k += 1
-    s = math.exp(d_sig)
-    c_scale = buf[11]
-    c = 0.0
-    iv = -1
-    if fit_intercept:
-        c = s * c_scale * x[k]
-        iv = k
-        k += 1
-    d_alp = 0.0                   # log(alpha / alpha_hat)
-    ia = -1
-    alpha = alpha0
-    if learn_alpha:
-        d_alp = x[k]
-        alpha = math.exp(buf[14] + d_alp)
-        ia = k
+    ls, d_sig, c, d_alp, alpha, iu, iv, ia = _coordinates(x, buf)
     for i in range(grad.shape[0]):
         grad[i] = 0.0
     if kind != 0 and not alpha > 0.0:
         return -np.inf            # alpha underflowed: outside the support
     inv_var = math.exp(-2.0 * ls)
-    dls = 0.0
-    dla = 0.0
     # c moves with sigma (c = s c_scale v), so n c^2 / sigma^2 does not depend on log sigma
     logp = -0.5 * n * (_LOG_2PI + 2.0 * ls) - 0.5 * n * c * c * inv_var
-    dls -= n
+    dls = -n
+    dla = 0.0
     if fit_intercept and not sigma_known:
         logp += d_sig             # Jacobian of c = s c_scale v
         dls += 1.0
-
-    if not general:
-        # w = m + s W z; quad = r0 + 2 s q'z + s^2 z'Mz (a fixed ridge penalty folded in)
-        Mz = M @ z
-        qz = q @ z
-        zMz = z @ Mz
-        quad = r0 + 2.0 * s * qz + s * s * zMz
-        logp -= 0.5 * quad * inv_var
-        g_z = -(s * q + s * s * Mz) * inv_var
-        dls += quad * inv_var - (s * qz + s * s * zMz) * inv_var
-        if not sigma_known:
-            logp += p * d_sig     # Jacobian of w = m + s W z
-            dls += p
-        if kind == 1 and buf[13] > 0.5:
-            # the penalty is in quad: only sum log Z(b_j) is left, b_j = n alpha g2_j / sigma^2
-            for j in range(p):
-                logp -= 0.5 * (_LOG_2PI - math.log(n * alpha * g2[j]) + 2.0 * ls)
-            dls -= p
-        elif kind == 1:
-            Wz = W @ z
-            w = m + s * Wz
-            gw = np.zeros(p)
-            value, pen, scale_term = _prior_terms(w, 0.0, n * alpha * inv_var, g1, g2, kind, gw)
-            logp += value
-            g_z += s * (WT @ gw)
-            dls += 2.0 * pen + 2.0 * scale_term + s * (gw @ Wz)
-        for j in range(p):
-            grad[j] = g_z[j]
+    mats = _matrices(buf, p, int(buf[16]), buf[17] > 0.5)
+    if buf[15] > 0.5:
+        lp, g_s, g_a = _general(buf, z, d_sig, d_alp, inv_var, alpha, mats, grad)
+        dla += g_a
     else:
-        if lowrank:
-            Wz = d * (z - Q @ (F * (QT @ z)))
-        else:
-            Wz = W @ z
-        kink = kind == 2 or kind == 3
-        a_fac = n * alpha * rho * inv_var
-        t = d_alp - 2.0 * d_sig           # log(a / a_hat): every prior scale moves with it
-        e2s, et = math.exp(-2.0 * d_sig), math.exp(t)
-        xi = np.empty(p)
-        scale = np.empty(p)        # e_j
-        dle_s = np.empty(p)        # d log e_j / d log sigma
-        dle_a = np.empty(p)        # d log e_j / d log alpha
-        loc_s = np.empty(p)        # d centre_j / d log sigma
-        loc_a = np.empty(p)        # d centre_j / d log alpha
-        spread = np.empty(p)       # e_j (W z)_j
-        w = np.empty(p)
-        tp = np.empty(p)           # T'(xi)
-        dlt_dxi = np.zeros(p)      # d log T' / d xi
-        dt_dloga = np.zeros(p)     # d T / d log a, holding xi
-        dlt_dloga = np.zeros(p)    # d log T' / d log a, holding xi
-        for j in range(p):
-            d_now = h0[j] * e2s + c_lap[j] * et * et + c_nor[j] * et
-            le = 0.5 * (math.log(h0[j] + c_lap[j] + c_nor[j]) - math.log(d_now))
-            e = math.exp(le)
-            scale[j] = e
-            dle_s[j] = (h0[j] * e2s + 2.0 * c_lap[j] * et * et + c_nor[j] * et) / d_now
-            dle_a[j] = -(c_lap[j] * et * et + 0.5 * c_nor[j] * et) / d_now
-            logp += le
-            dls += dle_s[j]
-            dla += dle_a[j]
-            # the centre moves as the conditional mean does, e^2 (sigma_hat / sigma)^2; the
-            # spread as e
-            loc = xi_star[j] * e * e * e2s
-            xj = loc + e * Wz[j]
-            xi[j] = xj
-            loc_s[j] = loc * (2.0 * dle_s[j] - 2.0)
-            loc_a[j] = loc * 2.0 * dle_a[j]
-            spread[j] = e * Wz[j]
-            if kink:
-                K = kslope[j] * et                       # K = a delta: T''(0+-) = +-a
-                dj = delta[j]
-                ax = abs(xj)
-                sign = 1.0 if xj > 0 else (-1.0 if xj < 0 else 0.0)
-                u = ax / dj
-                ex = math.exp(-u)
-                t_prime = 1.0 + K * (1.0 - ex)
-                bump = sign * K * dj * (u - (1.0 - ex))
-                w[j] = sign * ax + bump
-                tp[j] = t_prime
-                logp += math.log(t_prime)
-                dlt_dxi[j] = K * ex * sign / (dj * t_prime)
-                dt_dloga[j] = bump
-                dlt_dloga[j] = K * (1.0 - ex) / t_prime
-            else:
-                w[j] = xj
-                tp[j] = 1.0
-        dw = w - m
-        Adw = M @ dw if rows == 0 else XT @ (X @ dw)
-        rss = r0 + 2.0 * (q @ dw) + dw @ Adw
-        logp -= 0.5 * rss * inv_var
-        dls += rss * inv_var
-        gw = -(q + Adw) * inv_var
-        if kind != 0:
-            value, pen, scale_term = _prior_terms(w, a_fac, n * alpha * (1.0 - rho) * inv_var,
-                                                  g1, g2, kind, gw)
-            logp += value
-            dla += -pen - scale_term
-            dls += 2.0 * pen + 2.0 * scale_term
-        # through T's dependence on a (t = log(a / a_hat)), holding xi
-        ga = 0.0
-        for j in range(p):
-            ga += gw[j] * dt_dloga[j] + dlt_dloga[j]
-        dla += ga
-        dls -= 2.0 * ga
-        # through xi = xi* e^2 (sigma_hat / sigma)^2 + e W z
-        g_v = np.empty(p)
-        for j in range(p):
-            g_xi = gw[j] * tp[j] + dlt_dxi[j]
-            dls += g_xi * (loc_s[j] + spread[j] * dle_s[j])
-            dla += g_xi * (loc_a[j] + spread[j] * dle_a[j])
-            g_v[j] = g_xi * scale[j]
-        if lowrank:
-            dg = d * g_v
-            g_z = dg - Q @ (F * (QT @ dg))
-        else:
-            g_z = WT @ g_v
-        for j in range(p):
-            grad[j] = g_z[j]
-
+        lp, g_s = _linear(buf, z, d_sig, ls, inv_var, alpha, mats[6], mats[4], mats[5], grad)
+    logp += lp
+    dls += g_s
     if not sigma_known:
-        grad[iu] = dls * u_scale
+        grad[iu] = dls * buf[10]
     if fit_intercept:
-        grad[iv] = -n * c * s * c_scale * inv_var
-    if learn_alpha:
+        grad[iv] = -n * c * math.exp(d_sig) * buf[11] * inv_var
+    if ia >= 0:
         r = alpha / alpha0
         # Half-Cauchy(alpha0) on alpha, and the Jacobian of alpha = exp(log alpha)
         logp += math.log(2.0 / (math.pi * alpha0)) - math.log1p(r * r) + math.log(alpha)

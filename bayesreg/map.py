@@ -17,24 +17,14 @@ point is kept). Zeros are exact either way.
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple
-
 import numpy as np
-from scipy import linalg
+from scipy import linalg, optimize
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import enet_path
 
-from .priors import Prior
+from .priors import Prior, log_normalizer
 
-__all__ = ["MapResult", "solve_map", "solve_centered", "kkt_violation", "center"]
-
-
-class MapResult(NamedTuple):
-    """The MAP on the scale the solver saw: coefficients, intercept and KKT residual."""
-
-    coef: np.ndarray
-    intercept: float
-    kkt: float  #: max scaled KKT violation (0 when exact)
+__all__ = ["solve_centered", "sigma_mode", "kkt_violation", "center"]
 
 
 def center(X, y, fit_intercept):
@@ -64,12 +54,24 @@ def kkt_violation(Xc, yc, w, prior: Prior, gram=None, xty=None) -> float:
     return float(viol.max() / scale) if viol.size else 0.0
 
 
-def solve_map(X, y, prior: Prior, fit_intercept=True) -> MapResult:
-    """Minimize the elastic-net objective exactly; returns the MAP for any sigma."""
-    Xc, yc, x_mean, y_mean = center(X, y, fit_intercept)
-    coef, kkt = solve_centered(Xc, yc, prior)
-    intercept = y_mean - float(x_mean @ coef) if fit_intercept else 0.0
-    return MapResult(coef, intercept, kkt)
+def sigma_mode(n, rss, u, prior: Prior) -> float:
+    """Mode of p(sigma | w, b, y), the Jeffreys prior included, for residual sum of squares
+    ``rss`` and coefficients ``u`` in penalty coordinates (0 when the residuals are 0)."""
+    if rss <= 0:
+        return 0.0
+
+    def neg_log_post(log_s):
+        var = np.exp(2 * log_s)
+        lp = -n * log_s - rss / (2 * var) - log_s
+        if prior.kind != "flat":
+            a = n * prior.alpha * prior.l1_ratio / var
+            b = n * prior.alpha * (1 - prior.l1_ratio) / var
+            lp += -prior.penalty(u) * n / var - log_normalizer(a, b) * u.size
+        return -lp
+
+    guess = 0.5 * np.log(rss / n)
+    res = optimize.minimize_scalar(neg_log_post, bracket=(guess - 1, guess + 1))
+    return float(np.exp(res.x))
 
 
 def solve_centered(Xc, yc, prior: Prior, gram=None, xty=None):

@@ -24,7 +24,8 @@ costs :math:`O(p^2)` whatever ``n`` is.
 The sampler works on rescaled data (y divided by ``y_scale``, column j by ``x_scale[j]``) so
 that every parameter is of order one; the penalty weights ``g1`` and ``g2`` carry the
 rescaling, so the sampled posterior is exactly the posterior of the original model, mapped
-back by the estimator.
+back by :func:`original_draws`. :func:`frame_for` builds the frame from the statistics, the
+prior and the MAP: the model owns the data its density needs.
 
 :func:`build_model` states this density as a PyMC model: it is the definition. nutpie samples
 it through :mod:`bayesreg.kernel`, a numba kernel that evaluates the same log density and
@@ -51,6 +52,8 @@ __all__ = [
     "Frame",
     "residual_stats",
     "sampler_frame",
+    "frame_for",
+    "original_draws",
     "smooth_transform",
     "general_coefficients",
     "fold_ridge",
@@ -67,14 +70,36 @@ log = logging.getLogger("bayesreg")
 
 @dataclass(frozen=True)
 class SuffStats:
-    """Sufficient statistics of centred (or, without intercept, raw) data."""
+    """What the steps read from the data: the sufficient statistics of centred (or, without
+    intercept, raw) data, and for ``n < p`` the centred ``X`` instead of ``X'X``.
+
+    ``data`` holds the raw ``(X, y)`` (references, not copies) for the residuals at a MAP,
+    summed in one pass over the rows (see :func:`residual_stats`); it is not kept by any
+    result.
+    """
 
     n: int
-    xtx: np.ndarray
+    xtx: np.ndarray | None       # None when wide (n < p): see Xc
     xty: np.ndarray
     yty: float
     x_mean: np.ndarray
     y_mean: float
+    fit_intercept: bool = True
+    Xc: np.ndarray | None = field(default=None, repr=False, compare=False)
+    data: tuple | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, X, y, fit_intercept=True) -> "SuffStats":
+        """The statistics of ``(X, y)``: ``X'X`` when ``n >= p`` (no centred copy of X is
+        made), else the centred ``X``; either way the raw data are kept for residuals."""
+        n, p = X.shape
+        if n >= p:
+            return dataclasses.replace(cls.from_data(X, y, fit_intercept), data=(X, y))
+        x_mean = X.mean(axis=0) if fit_intercept else np.zeros(p)
+        y_mean = float(y.mean()) if fit_intercept else 0.0
+        Xc, yc = (X - x_mean, y - y_mean) if fit_intercept else (X, y)
+        return cls(n, None, Xc.T @ yc, float(yc @ yc), x_mean, y_mean, bool(fit_intercept),
+                   Xc, (X, y))
 
     @classmethod
     def from_data(cls, X, y, fit_intercept=True, chunk=32_768) -> "SuffStats":
@@ -97,7 +122,31 @@ class SuffStats:
             xtx = blas.dsyrk(1.0, block.T, beta=1.0, c=xtx, trans=0, lower=0, overwrite_c=1)
             xty += block.T @ yc[start:start + chunk]
         xtx = np.triu(xtx) + np.triu(xtx, 1).T
-        return cls(n, xtx, xty, float(yc @ yc), x_mean, y_mean)
+        return cls(n, xtx, xty, float(yc @ yc), x_mean, y_mean, bool(fit_intercept))
+
+    @property
+    def p(self) -> int:
+        return self.xty.shape[0]
+
+    @property
+    def yc(self) -> np.ndarray:
+        """The centred ``y`` (from the raw data)."""
+        return self.data[1] - self.y_mean
+
+    def gram(self) -> np.ndarray:
+        """``X_c'X_c`` (computed from the centred X when wide)."""
+        return self.xtx if self.xtx is not None else self.Xc.T @ self.Xc
+
+    def scales(self) -> np.ndarray:
+        """Column scales: sd with an intercept, root mean square without (1 for a constant)."""
+        sq = np.diag(self.xtx) if self.xtx is not None else (self.Xc**2).sum(axis=0)
+        s = np.sqrt(sq / self.n)
+        return np.where(s > 0, s, 1.0)
+
+    def residuals(self, w) -> tuple[float, np.ndarray]:
+        """``(r'r, X_c'r)`` at coefficients ``w``, summed from the raw data."""
+        X, y = self.data
+        return residual_stats(X, y, self.x_mean, self.y_mean, w)
 
 
 def residual_stats(X, y, x_mean, y_mean, w, chunk=32_768):
@@ -163,6 +212,8 @@ class Frame:
     c_nor: np.ndarray | None = None
     X: np.ndarray | None = None  # general, n < p: the centred rescaled data instead of X'X
     lowrank: tuple | None = None  # general, n < p: (d, F, Q) with W = diag(d)(I - Q diag(F) Q')
+    y_scale: float = 1.0         # the rescaling of the data (see frame_for)
+    x_scale: np.ndarray | None = None
 
     @property
     def dim(self) -> int:
@@ -318,7 +369,6 @@ def sampler_frame(key: ModelKey, n, xtx, w_map, rss_map, xtr_map, sigma_hat, alp
     var = sigma_hat**2
     a_hat = n * alpha * rho * g1 / var if key.kind in ("laplace", "mixed") else np.zeros(p)
     b_hat = n * alpha * (1 - rho) * g2 / var if key.kind in ("normal", "mixed") else np.zeros(p)
-    h = np.diag(xtx) / var
     names = [f"z{j}" for j in range(p)]
     logsig_loc = logsig_scale = c_scale = 0.0
     if not key.sigma_known:
@@ -339,6 +389,14 @@ def sampler_frame(key: ModelKey, n, xtx, w_map, rss_map, xtr_map, sigma_hat, alp
         W = _upper_factor(xtx / var + np.diag(b_hat))
         M = W.T @ xtx @ W
         return Frame(q=-(W.T @ xtr_map), M=0.5 * (M + M.T), W=W, **common)
+    return _general_frame(xtx, xtr_map, w_map, sigma_hat, a_hat, b_hat, X, common)
+
+
+def _general_frame(xtx, xtr_map, w_map, sigma_hat, a_hat, b_hat, X, common) -> Frame:
+    """The general parametrization's frame (see :func:`sampler_frame`): ``T``'s bend, the
+    prior's curvature at ``xi*``, and ``W`` (low rank from the data when wide)."""
+    key, p, var = common["key"], xtx.shape[0], sigma_hat**2
+    h = np.diag(xtx) / var
     if key.kind in ("laplace", "mixed"):
         sd0 = 1.0 / np.sqrt(h + 0.5 * a_hat**2 + b_hat)
         delta = 2.0 * np.minimum(1.0 / a_hat, sd0)
@@ -364,6 +422,50 @@ def sampler_frame(key: ModelKey, n, xtx, w_map, rss_map, xtr_map, sigma_hat, alp
     return Frame(q=-np.asarray(xtr_map, dtype=float), M=np.array(xtx, dtype=float), W=W,
                  general=True, xi_star=xi_star, kslope=K, delta=delta, h0=h0, c_lap=c_lap,
                  c_nor=c_nor, X=X if data_form else None, lowrank=lowrank, **common)
+
+
+def frame_for(stats: SuffStats, prior, map_result, learn_alpha=False) -> Frame:
+    """The sampler's frame of a prior around a MAP, on rescaled data (y by its root mean
+    square, column j by its scale), from the statistics alone.
+
+    ``map_result`` is a :class:`bayesreg.results.MapResult` on the original scale, with the
+    residual statistics at the MAP. Raises :class:`~bayesreg.InputError` for the improper
+    posterior of a flat prior on rank-deficient columns.
+    """
+    from ._validation import InputError
+
+    n, p = stats.n, stats.p
+    y_scale = float(np.sqrt(stats.yty / n)) or 1.0
+    x_scale = stats.scales()
+    gram = stats.gram() / np.outer(x_scale, x_scale)
+    if prior.kind == "flat" and np.linalg.matrix_rank(gram) < p:
+        raise InputError("alpha", f"the posterior is improper: alpha = 0 (a flat prior) and X "
+                                  f"has rank below its {p} columns; use alpha > 0")
+    e, m = map_result.scale, map_result
+    key = ModelKey(prior.kind, p, bool(stats.fit_intercept), m.sigma_known, bool(learn_alpha))
+    sigma_hat = (m.sigma / y_scale) if m.sigma > 0 else 1e-3
+    frame = sampler_frame(
+        key, n, gram, m.coef * x_scale / y_scale, m.rss / y_scale**2,
+        m.xtr / (x_scale * y_scale), sigma_hat, prior.alpha, prior.l1_ratio,
+        e / (x_scale * y_scale), (e / x_scale) ** 2,
+        sigma=m.sigma / y_scale if m.sigma_known else None,
+        X=None if stats.Xc is None else stats.Xc / x_scale)
+    frame.y_scale, frame.x_scale = y_scale, x_scale
+    return frame
+
+
+def original_draws(x, frame: Frame, stats: SuffStats) -> dict:
+    """Draws of the sampler's coordinates mapped to coef, intercept, sigma (and alpha) on the
+    original scale of the data."""
+    draws = natural_draws(x, frame)
+    w = draws["w"] * frame.y_scale / frame.x_scale
+    intercept = stats.y_mean + draws["c"] * frame.y_scale - w @ stats.x_mean
+    if not frame.key.fit_intercept:
+        intercept = np.zeros_like(draws["c"])
+    values = {"coef": w, "intercept": intercept, "sigma": draws["sigma"] * frame.y_scale}
+    if frame.key.learn_alpha:
+        values["alpha"] = draws["alpha"]
+    return values
 
 
 def _lowrank_factor(U, D):

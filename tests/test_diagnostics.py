@@ -257,7 +257,7 @@ def test_estimator_counts_the_samplers_divergences(diabetes):
 
     X, y = diabetes
     est = BayesianRegression(prior="lasso", alpha=0.1, draws=100, tune=3, chains=2,
-                             random_seed=0).fit(X, y)
+                             seed=0).fit(X, y)
     diverging = est.posterior_.sample_stats["diverging"].values
     assert diverging.shape == (2, 100)
     count = int(diverging.sum())
@@ -270,7 +270,7 @@ def test_estimator_counts_the_samplers_divergences(diabetes):
     assert d["warnings"][-1] == f"{count} divergent transition(s): the intervals may be biased"
 
     tuned = BayesianRegression(prior="lasso", alpha=0.1, draws=300, tune=300, chains=2,
-                               random_seed=0).fit(X, y)
+                               seed=0).fit(X, y)
     assert tuned.diagnostics_["divergences"] == int(tuned.posterior_.sample_stats["diverging"].sum())
     assert tuned.diagnostics_["divergences"] == 0
     assert not any("divergent" in w for w in tuned.diagnostics_["warnings"])

@@ -35,7 +35,7 @@ def test_exact_sigma_at_residual_sd_1e_minus_8(alpha):
     reference = _reference_sigma_median(X, y, alpha)
     if alpha == 0:
         assert 5e-9 < reference < 2e-8      # the noise itself
-    s = BayesianRegression(prior="ridge", alpha=alpha).fit(X, y, method="exact").summary()
+    s = BayesianRegression(prior="ridge", alpha=alpha, method="exact").fit(X, y).summary()
     assert s.loc["sigma", "median"] == pytest.approx(reference, rel=1e-6)
 
 
@@ -44,7 +44,7 @@ def test_nuts_sigma_at_residual_sd_1e_minus_8(prior, alpha):
     X, y = _noisy_by(1e-8)
     reference = _reference_sigma_median(X, y, alpha)
     est = BayesianRegression(prior=prior, alpha=alpha, draws=500, tune=500, chains=2,
-                             random_seed=3).fit(X, y)
+                             seed=3).fit(X, y)
     assert est.summary().loc["sigma", "median"] == pytest.approx(reference, rel=0.3)
     assert est.diagnostics_["divergences"] == 0
 
@@ -55,9 +55,9 @@ def test_noise_at_rounding_level_is_a_clear_error(method):
     X = rng.standard_normal((30, 2))
     y = 1 + X @ [0.5, 0.25]                  # exact in binary: residuals are rounding only
     with pytest.raises(InputError, match="rounding level.*pass a known sigma"):
-        BayesianRegression(prior="ridge", alpha=0.0, draws=100, tune=100).fit(X, y, method=method)
+        BayesianRegression(prior="ridge", alpha=0.0, draws=100, tune=100, method=method).fit(X, y)
     # with a known sigma the posterior is well defined
-    est = BayesianRegression(prior="ridge", alpha=0.0, sigma=1e-6).fit(X, y, method="exact")
+    est = BayesianRegression(prior="ridge", alpha=0.0, sigma=1e-6, method="exact").fit(X, y)
     np.testing.assert_allclose(est.coef_, [0.5, 0.25], atol=1e-12)
 
 
@@ -66,7 +66,7 @@ def test_noise_far_above_rounding_with_columns_of_very_different_scale():
     rng = np.random.default_rng(2)
     X = np.column_stack([1e6 * rng.standard_normal(50), rng.standard_normal(50)])
     y = 1e-6 * X[:, 0] + 1e3 * X[:, 1] + 1e-4 * rng.standard_normal(50)
-    s = BayesianRegression(prior="ridge", alpha=0.0).fit(X, y, method="exact").summary()
+    s = BayesianRegression(prior="ridge", alpha=0.0, method="exact").fit(X, y).summary()
     assert s.loc["sigma", "median"] == pytest.approx(_reference_sigma_median(X, y), rel=1e-6)
 
 
@@ -77,15 +77,15 @@ def test_nuts_lasso_converges_when_the_data_fix_the_coefficients():
     X = rng.standard_normal((100, 5))
     y = 1 + X @ [5.0, -3.0, 2.0, 0.0, 0.0] + 1e-3 * rng.standard_normal(100)
     est = BayesianRegression(prior="lasso", alpha=1e-8, draws=500, tune=500, chains=4,
-                             random_seed=1).fit(X, y)
+                             seed=1).fit(X, y)
     assert est.diagnostics_["max_r_hat"] <= 1.01 and est.diagnostics_["min_ess_bulk"] >= 400
     assert est.posterior_.sample_stats["n_steps"].values.mean() < 20
 
 
 def test_a_failed_fit_keeps_no_reference_to_the_data():
-    est = BayesianRegression(prior="ridge", alpha=0.0)
+    est = BayesianRegression(prior="ridge", alpha=0.0, method="exact")
     with pytest.raises(InputError):
-        est.fit(np.ones((5, 2)), np.arange(5.0), method="exact")     # improper: rank 1
+        est.fit(np.ones((5, 2)), np.arange(5.0))     # improper: rank 1
     assert not any(hasattr(est, name) for name in ("_data", "_stats", "_frame", "_resid_cache"))
 
 
@@ -97,5 +97,5 @@ def test_known_sigma_summary_raises_no_numpy_warning(recwarn):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         est = BayesianRegression(prior="lasso", alpha=0.01, sigma=0.5, draws=200, tune=200,
-                                 chains=2, random_seed=1).fit(X, y)
+                                 chains=2, seed=1).fit(X, y)
     assert est.to_dict()["posterior"]["sigma"]["r_hat"] is None

@@ -11,7 +11,7 @@ from bayesreg.diagnostics import convergence_warnings
 rng = np.random.default_rng(5)
 X = rng.standard_normal((30, 2))
 y = X @ [1.0, -2.0] + 0.5 * rng.standard_normal(30)
-TINY = dict(draws=50, tune=50, chains=1, random_seed=0)
+TINY = dict(draws=50, tune=50, chains=1, seed=0)
 
 
 @pytest.mark.parametrize("params,field,fragment", [
@@ -23,7 +23,7 @@ TINY = dict(draws=50, tune=50, chains=1, random_seed=0)
 @pytest.mark.parametrize("method", ["map", "exact", "nuts"])
 def test_parameters_beyond_the_bounds(params, field, fragment, method):
     with pytest.raises(InputError) as info:
-        BayesianRegression(prior="ridge", **params, **TINY).fit(X, y, method=method)
+        BayesianRegression(prior="ridge", **params, **TINY, method=method).fit(X, y)
     assert info.value.field == field and fragment in str(info.value)
 
 
@@ -33,12 +33,12 @@ def test_parameters_beyond_the_bounds(params, field, fragment, method):
 ])
 def test_data_beyond_the_bound(Xb, yb, fragment):
     with pytest.raises(InputError) as info:
-        BayesianRegression().fit(Xb, yb, method="map")
+        BayesianRegression(method="map").fit(Xb, yb)
     assert info.value.field in ("X", "y") and fragment in str(info.value)
 
 
 def test_predict_beyond_the_bound_is_refused_not_inf():
-    est = BayesianRegression(prior="ridge").fit(X, y, method="map")
+    est = BayesianRegression(prior="ridge", method="map").fit(X, y)
     with pytest.raises(InputError, match="X"):
         est.predict(np.array([[1e308, 0.0]]))
     assert np.isfinite(est.predict(np.array([[BOUNDS.data, 0.0]]))).all()
@@ -48,7 +48,7 @@ def test_predict_beyond_the_bound_is_refused_not_inf():
 def test_values_at_the_bounds_give_finite_results(method):
     Xb = X / np.abs(X).max() * BOUNDS.data
     est = BayesianRegression(prior="ridge", alpha=BOUNDS.alpha, sigma=BOUNDS.sigma_high,
-                             standardize=False).fit(Xb, y, method=method)
+                             standardize=False, method=method).fit(Xb, y)
     columns = ["map"] if method == "map" else ["map", "mean", "hdi_low", "hdi_high"]
     assert np.isfinite(est.summary()[columns].to_numpy(dtype=float)).all()
 
@@ -62,7 +62,7 @@ def test_values_at_the_bounds_give_finite_results(method):
 @pytest.mark.parametrize("method", ["exact", "nuts"])
 def test_too_few_rows_to_learn_sigma(Xb, yb, kw, method):
     with pytest.raises(InputError) as info:
-        BayesianRegression(prior="ridge", **kw, **TINY).fit(Xb, yb, method=method)
+        BayesianRegression(prior="ridge", **kw, **TINY, method=method).fit(Xb, yb)
     assert info.value.field == "y"
     assert "too few to learn sigma" in str(info.value) or "sigma" in str(info.value)
     if method == "nuts":
@@ -78,22 +78,22 @@ def test_exactly_zero_residuals_resolve_no_noise():
 @pytest.mark.parametrize("method", ["exact", "nuts"])
 def test_a_known_sigma_below_the_rounding_of_y(method):
     with pytest.raises(InputError, match="rounding level of y") as info:
-        BayesianRegression(prior="ridge", sigma=1e-20, **TINY).fit(X, y, method=method)
+        BayesianRegression(prior="ridge", sigma=1e-20, **TINY, method=method).fit(X, y)
     assert info.value.field == "sigma"
     # the MAP does not use sigma: no reason to refuse it
-    BayesianRegression(prior="ridge", sigma=1e-20).fit(X, y, method="map")
+    BayesianRegression(prior="ridge", sigma=1e-20, method="map").fit(X, y)
 
 
 def test_lone_surrogates_in_names_are_refused():
     with pytest.raises(InputError) as info:
-        BayesianRegression().fit(X, y, method="map", feature_names=["a", "\ud800"])
+        BayesianRegression(method="map").fit(X, y, feature_names=["a", "\ud800"])
     assert info.value.field == "feature_names[1]" and "U+D800" in str(info.value)
     frame = pd.DataFrame(X, columns=pd.Index(["\udc80", "b"], dtype=object))
     with pytest.raises(InputError) as info:
-        BayesianRegression().fit(frame, y, method="map")
+        BayesianRegression(method="map").fit(frame, y)
     assert info.value.field == "X.columns[0]"
     # control characters are the service's concern: the core saves them fine
-    est = BayesianRegression().fit(X, y, method="map", feature_names=["a\tb", "c\n"])
+    est = BayesianRegression(method="map").fit(X, y, feature_names=["a\tb", "c\n"])
     assert est.feature_names_ == ["a\tb", "c\n"]
 
 
@@ -115,6 +115,6 @@ def test_warnings_for_too_few_draws_or_chains():
 
 
 def test_one_draw_is_not_a_silent_success():
-    est = BayesianRegression(prior="ridge", draws=1, tune=50, chains=2, random_seed=1).fit(X, y)
+    est = BayesianRegression(prior="ridge", draws=1, tune=50, chains=2, seed=1).fit(X, y)
     warnings = est.diagnostics_["warnings"]
     assert any("only 1 draw(s) per chain" in w for w in warnings), warnings

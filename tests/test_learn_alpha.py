@@ -265,7 +265,7 @@ def test_alpha_tail_and_median_match_quadrature():
     x, y, alpha0 = _tail_case()
     exact = alpha_posterior(x, y, alpha0, (1.0, 3.0))
     est = BayesianRegression(prior="lasso", alpha=alpha0, learn_alpha=True, draws=TAIL_DRAWS,
-                             tune=1000, chains=4, random_seed=20240611).fit(x[:, None], y)
+                             tune=1000, chains=4, seed=20240611).fit(x[:, None], y)
     alpha = est.posterior_.posterior["alpha"].values
     assert alpha.shape == (4, TAIL_DRAWS)
     above = (alpha > 1.0).astype(float)
@@ -397,7 +397,7 @@ def test_sbc_no_excess_of_extreme_ranks():
         alpha, x, y = sbc_replicate(1000 + i)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # r_hat of the constant sigma
-            est.set_params(random_seed=1000 + i).fit(x[:, None], y)
+            est.set_params(seed=1000 + i).fit(x[:, None], y)
         draws = est.posterior_.posterior["alpha"].values
         ranks.append(int((retained_draws(draws) < alpha).sum()))
         ess.append(float(az.ess(np.log(draws))))

@@ -5,7 +5,9 @@ import pytest
 from sklearn.linear_model import ElasticNet, Lasso, Ridge
 
 from bayesreg import BayesianRegression, Prior
-from bayesreg.map import center, kkt_violation, solve_map
+from bayesreg.map import center, kkt_violation
+from bayesreg.model import SuffStats
+from bayesreg.pipeline import solve_map
 
 
 def _design(rng, n, p, kind):
@@ -23,7 +25,7 @@ def _design(rng, n, p, kind):
 def test_ridge_map_is_the_closed_form(rng, n, p):
     X, y = _design(rng, n, p, "plain")
     alpha = 0.3
-    est = BayesianRegression(prior="ridge", alpha=alpha).fit(X, y, method="map")
+    est = BayesianRegression(prior="ridge", alpha=alpha, method="map").fit(X, y)
     Xc, yc = X - X.mean(0), y - y.mean()
     expected = np.linalg.solve(Xc.T @ Xc + n * alpha * np.eye(p), Xc.T @ yc)
     np.testing.assert_allclose(est.coef_, expected, rtol=1e-8, atol=1e-10 * np.abs(expected).max())
@@ -40,7 +42,7 @@ def test_enet_map_matches_sklearn_with_exact_zeros_and_kkt(rng, kind, n, p, l1_r
     X, y = _design(rng, n, p, kind)
     alpha = 0.05 * np.abs((X - X.mean(0)).T @ (y - y.mean())).max() / n
     prior = "lasso" if l1_ratio == 1.0 else "elastic_net"
-    est = BayesianRegression(prior=prior, alpha=alpha, l1_ratio=l1_ratio).fit(X, y, method="map")
+    est = BayesianRegression(prior=prior, alpha=alpha, l1_ratio=l1_ratio, method="map").fit(X, y)
     sk = ElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=1e-14, max_iter=1_000_000).fit(X, y)
     np.testing.assert_allclose(est.coef_, sk.coef_, atol=1e-6)
     assert est.intercept_ == pytest.approx(sk.intercept_, abs=1e-6)
@@ -55,7 +57,7 @@ def test_enet_map_matches_sklearn_with_exact_zeros_and_kkt(rng, kind, n, p, l1_r
 def test_lasso_on_diabetes_matches_sklearn(diabetes):
     X, y = diabetes
     for alpha in [0.01, 0.1, 0.5, 2.0]:
-        est = BayesianRegression(prior="lasso", alpha=alpha).fit(X, y, method="map")
+        est = BayesianRegression(prior="lasso", alpha=alpha, method="map").fit(X, y)
         sk = Lasso(alpha=alpha, tol=1e-14, max_iter=1_000_000).fit(X, y)
         np.testing.assert_allclose(est.coef_, sk.coef_, atol=1e-6)
         np.testing.assert_array_equal(est.coef_ == 0, sk.coef_ == 0)
@@ -72,7 +74,7 @@ def test_soft_thresholding_on_orthonormal_design(rng, l1_ratio):
     z = X.T @ y / n
     expected = np.sign(z) * np.maximum(np.abs(z) - alpha * l1_ratio, 0) / (1 + alpha * (1 - l1_ratio))
     prior = "lasso" if l1_ratio == 1 else "elastic_net"
-    w = solve_map(X, y, Prior.create(prior, alpha, l1_ratio), fit_intercept=False).coef
+    w = solve_map(SuffStats.of(X, y, fit_intercept=False), Prior.create(prior, alpha, l1_ratio)).coef
     np.testing.assert_allclose(w, expected, atol=1e-12)
     np.testing.assert_array_equal(w == 0, expected == 0)
     assert (w == 0).sum() >= 2
@@ -82,7 +84,7 @@ def test_grouping_effect_identical_columns(rng):
     X = rng.standard_normal((60, 4))
     X = np.column_stack([X, X[:, 0]])       # column 4 duplicates column 0
     y = X[:, 0] * 2 + X[:, 1] + rng.standard_normal(60)
-    w = BayesianRegression(prior="elastic_net", alpha=0.1, l1_ratio=0.5).fit(X, y, method="map").coef_
+    w = BayesianRegression(prior="elastic_net", alpha=0.1, l1_ratio=0.5, method="map").fit(X, y).coef_
     assert w[0] != 0
     assert w[0] == pytest.approx(w[4], rel=1e-10)
 
@@ -95,7 +97,7 @@ def test_grouping_effect_difference_formula(rng):
                          rng.standard_normal((n, 3))])
     y = 3 * z + X[:, 2] + rng.standard_normal(n)
     alpha, rho = 0.05, 0.5
-    est = BayesianRegression(prior="elastic_net", alpha=alpha, l1_ratio=rho).fit(X, y, method="map")
+    est = BayesianRegression(prior="elastic_net", alpha=alpha, l1_ratio=rho, method="map").fit(X, y)
     w = est.coef_
     assert w[0] > 0 and w[1] > 0
     r = y - X @ w - est.intercept_
@@ -108,7 +110,7 @@ def test_standardize_penalizes_standardized_columns(rng):
     X = rng.standard_normal((70, 6)) * np.array([1, 10, 100, 0.1, 1, 5])
     y = X @ np.array([1, 0.1, 0.01, 10, 0, 0]) + rng.standard_normal(70)
     alpha = 0.1
-    est = BayesianRegression(prior="lasso", alpha=alpha, standardize=True).fit(X, y, method="map")
+    est = BayesianRegression(prior="lasso", alpha=alpha, standardize=True, method="map").fit(X, y)
     sd = X.std(0)
     sk = Lasso(alpha=alpha, tol=1e-14, max_iter=10**6).fit((X - X.mean(0)) / sd, y)
     np.testing.assert_allclose(est.coef_, sk.coef_ / sd, rtol=1e-7, atol=1e-9)
@@ -119,9 +121,9 @@ def test_constant_and_duplicated_columns_and_no_intercept(rng):
     X = np.column_stack([rng.standard_normal(30), np.ones(30), rng.standard_normal(30)])
     X = np.column_stack([X, X[:, 2]])
     y = X[:, 0] - X[:, 2] + rng.standard_normal(30)
-    est = BayesianRegression(prior="lasso", alpha=0.05).fit(X, y, method="map")
+    est = BayesianRegression(prior="lasso", alpha=0.05, method="map").fit(X, y)
     assert est.coef_[1] == 0
     sk = Lasso(alpha=0.05, fit_intercept=False, tol=1e-14, max_iter=10**6).fit(X, y)
-    est0 = BayesianRegression(prior="lasso", alpha=0.05, fit_intercept=False).fit(X, y, method="map")
+    est0 = BayesianRegression(prior="lasso", alpha=0.05, fit_intercept=False, method="map").fit(X, y)
     np.testing.assert_allclose(est0.coef_, sk.coef_, atol=1e-6)
     assert est0.intercept_ == 0

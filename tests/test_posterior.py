@@ -30,7 +30,7 @@ def test_ridge_nuts_matches_conjugate_closed_form(ridge_data):
     X, y = ridge_data
     alpha, sigma = 0.2, 1.3
     est = BayesianRegression(prior="ridge", alpha=alpha, sigma=sigma, draws=1000, tune=500,
-                             chains=4, random_seed=11).fit(X, y)
+                             chains=4, seed=11).fit(X, y)
     mean, cov = _ridge_closed_form(X, y, alpha, sigma)
     s = est.summary()
     sd = np.sqrt(np.diag(cov))
@@ -45,7 +45,7 @@ def test_ridge_nuts_matches_conjugate_closed_form(ridge_data):
 def test_ridge_exact_equals_closed_form(ridge_data):
     X, y = ridge_data
     alpha, sigma = 0.2, 1.3
-    est = BayesianRegression(prior="ridge", alpha=alpha, sigma=sigma, hdi_prob=0.9).fit(X, y, method="exact")
+    est = BayesianRegression(prior="ridge", alpha=alpha, sigma=sigma, hdi_prob=0.9, method="exact").fit(X, y)
     mean, cov = _ridge_closed_form(X, y, alpha, sigma)
     s = est.summary()
     sd = np.sqrt(np.diag(cov))
@@ -59,8 +59,8 @@ def test_ridge_exact_equals_closed_form(ridge_data):
 def test_ridge_exact_with_learned_sigma_matches_nuts(ridge_data):
     """Student-t marginals and the inverse-gamma sigma against NUTS on the same model."""
     X, y = ridge_data
-    exact = BayesianRegression(prior="ridge", alpha=0.2).fit(X, y, method="exact").summary()
-    nuts = BayesianRegression(prior="ridge", alpha=0.2, draws=1000, tune=500, random_seed=3).fit(X, y)
+    exact = BayesianRegression(prior="ridge", alpha=0.2, method="exact").fit(X, y).summary()
+    nuts = BayesianRegression(prior="ridge", alpha=0.2, draws=1000, tune=500, seed=3).fit(X, y)
     s = nuts.summary()
     np.testing.assert_array_less(np.abs(s["mean"] - exact["mean"]).values, 4 * s["mcse_mean"].values)
     np.testing.assert_allclose(s["sd"].values, exact["sd"].values, rtol=0.06)
@@ -78,7 +78,7 @@ def test_park_casella_figure_2(diabetes):
     X, y = diabetes
     n = len(y)
     est = BayesianRegression(prior="lasso", alpha=alpha_from_park_casella(0.237, 54.0, n),
-                             hdi_prob=0.95, random_seed=2008).fit(X, y)
+                             hdi_prob=0.95, seed=2008).fit(X, y)
     s = est.summary().loc[list(X.columns)]
     excludes_zero = s.index[(s["hdi_low"] > 0) | (s["hdi_high"] < 0)]
     assert sorted(excludes_zero) == ["bmi", "bp", "s5", "sex"]
@@ -89,11 +89,11 @@ def test_park_casella_figure_2(diabetes):
 def test_new_width_and_new_prior_compile_nothing(diabetes):
     """One kernel serves every prior, option and width: after the first fit, nothing compiles."""
     X, y = diabetes
-    est = BayesianRegression(prior="lasso", alpha=0.05, draws=200, tune=200, chains=2, random_seed=1)
+    est = BayesianRegression(prior="lasso", alpha=0.05, draws=200, tune=200, chains=2, seed=1)
     est.fit(X, y)
     for prior, cols, sigma in [("lasso", 7, None), ("ridge", 3, 50.0), ("elastic_net", 9, None)]:
         other = BayesianRegression(prior=prior, alpha=0.05, sigma=sigma, draws=200, tune=200,
-                                   chains=2, random_seed=1).fit(X.iloc[:, :cols], y)
+                                   chains=2, seed=1).fit(X.iloc[:, :cols], y)
         assert other.timing_["compile_s"] == 0.0
         assert other.posterior_.posterior["coef"].shape == (2, 200, cols)
 
@@ -101,10 +101,10 @@ def test_new_width_and_new_prior_compile_nothing(diabetes):
 def test_learn_alpha_reports_map_at_posterior_median(diabetes):
     X, y = diabetes
     est = BayesianRegression(prior="lasso", alpha=0.05, learn_alpha=True, draws=500, tune=500,
-                             random_seed=5).fit(X, y)
+                             seed=5).fit(X, y)
     med = float(est.posterior_.posterior["alpha"].median())
     assert est.alpha_ == pytest.approx(med)
-    ref = BayesianRegression(prior="lasso", alpha=med).fit(X, y, method="map")
+    ref = BayesianRegression(prior="lasso", alpha=med, method="map").fit(X, y)
     np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-10)
     assert "alpha" in est.summary().index
 
@@ -113,7 +113,7 @@ def test_predict_interval_matches_closed_form_predictive(ridge_data):
     X, y = ridge_data
     sigma = 1.3
     est = BayesianRegression(prior="ridge", alpha=0.2, sigma=sigma, draws=2000, chains=4,
-                             hdi_prob=0.9, random_seed=9).fit(X, y, method="exact")
+                             hdi_prob=0.9, seed=9, method="exact").fit(X, y)
     x_new = X[:3] + 0.5
     pi = est.predict_interval(x_new)
     n = len(y)
@@ -131,7 +131,7 @@ def test_predict_interval_matches_closed_form_predictive(ridge_data):
 
 def test_save_and_load_roundtrip(tmp_path, ridge_data):
     X, y = ridge_data
-    est = BayesianRegression(prior="ridge", alpha=0.2, random_seed=4).fit(X, y, method="exact")
+    est = BayesianRegression(prior="ridge", alpha=0.2, seed=4, method="exact").fit(X, y)
     path = tmp_path / "fit.nc"
     est.save(path)
     back = BayesianRegression.load(path)
@@ -139,7 +139,7 @@ def test_save_and_load_roundtrip(tmp_path, ridge_data):
     assert back.to_dict() == est.to_dict()
     np.testing.assert_allclose(back.predict_interval(X[:4]).obs_high, est.predict_interval(X[:4]).obs_high)
     assert az.from_netcdf(path).posterior["coef"].shape == (4, 1000, 5)
-    est_map = BayesianRegression(prior="lasso", alpha=0.1).fit(X, y, method="map")
+    est_map = BayesianRegression(prior="lasso", alpha=0.1, method="map").fit(X, y)
     est_map.save(tmp_path / "map.nc")
     assert BayesianRegression.load(tmp_path / "map.nc").to_dict() == est_map.to_dict()
 
@@ -157,7 +157,7 @@ def test_progress_is_reported_while_sampling(rng):
 
     # about 1.5 s of sampling here: reports come every 0.25 s at most
     est = BayesianRegression(prior="lasso", alpha=0.05, draws=3000, tune=2000, chains=2,
-                             random_seed=1)
+                             seed=1)
     est.fit(X, y, progress=progress)
     assert all(total == 10_000 for _, total, _ in seen)
     assert seen[-1] == (10_000, 10_000, "sampling")
@@ -174,7 +174,7 @@ def test_progress_is_reported_while_sampling(rng):
 def test_a_two_argument_progress_callback_still_works(diabetes):
     X, y = diabetes
     seen = []
-    BayesianRegression(draws=100, tune=100, chains=2, random_seed=1).fit(
+    BayesianRegression(draws=100, tune=100, chains=2, seed=1).fit(
         X, y, progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (400, 400)
 
@@ -182,9 +182,9 @@ def test_a_two_argument_progress_callback_still_works(diabetes):
 def test_pymc_fallback_samples_the_same_posterior(diabetes):
     X, y = diabetes
     est = BayesianRegression(prior="lasso", alpha=0.05, draws=500, tune=500, chains=2,
-                             random_seed=1).fit(X, y)
+                             seed=1).fit(X, y)
     slow = BayesianRegression(prior="lasso", alpha=0.05, draws=300, tune=300, chains=2,
-                              random_seed=1, sampler="pymc").fit(X, y)
+                              seed=1, sampler="pymc").fit(X, y)
     a, b = est.summary(), slow.summary()
     # same posterior: means agree within a few posterior sd / sqrt(ess)
     assert np.all(np.abs(a["mean"] - b["mean"]) < 5 * np.hypot(a["mcse_mean"], b["mcse_mean"]) + 1e-9)
@@ -195,7 +195,7 @@ def test_to_dict_is_json_safe(diabetes):
 
     X, y = diabetes
     est = BayesianRegression(prior="elastic_net", alpha=0.01, draws=200, tune=200, chains=2,
-                             random_seed=1).fit(X, y)
+                             seed=1).fit(X, y)
     d = json.loads(json.dumps(est.to_dict(), allow_nan=False))
     assert [c["name"] for c in d["posterior"]["coef"]] == list(X.columns)
     assert d["map"]["coef"] == pytest.approx(list(est.coef_))
@@ -211,12 +211,13 @@ def test_standardize_exact_and_nuts_agree_with_closed_form(ridge_data):
     Xc, yc = X - X.mean(0), y - y.mean()
     A = Xc.T @ Xc + n * alpha * np.diag(X.var(0))
     mean, sd = np.linalg.solve(A, Xc.T @ yc), sigma * np.sqrt(np.diag(np.linalg.inv(A)))
-    exact = BayesianRegression(prior="ridge", alpha=alpha, sigma=sigma, standardize=True)
-    s = exact.fit(X, y, method="exact").summary()
+    exact = BayesianRegression(prior="ridge", alpha=alpha, sigma=sigma, standardize=True,
+                               method="exact")
+    s = exact.fit(X, y).summary()
     np.testing.assert_allclose(s["mean"].values[:5], mean, rtol=1e-10)
     np.testing.assert_allclose(s["sd"].values[:5], sd, rtol=1e-10)
     nuts = BayesianRegression(prior="ridge", alpha=alpha, sigma=sigma, standardize=True,
-                              draws=1000, tune=500, random_seed=8).fit(X, y).summary()
+                              draws=1000, tune=500, seed=8).fit(X, y).summary()
     np.testing.assert_array_less(np.abs(nuts["mean"].values[:5] - mean),
                                  4 * nuts["mcse_mean"].values[:5])
     np.testing.assert_allclose(nuts["sd"].values[:5], sd, rtol=0.06)
@@ -227,7 +228,7 @@ def test_exact_flat_prior_is_the_classical_t_interval(rng):
     n, p = 30, 3
     X = rng.standard_normal((n, p))
     y = X @ [1.0, -0.5, 0.2] + 0.8 * rng.standard_normal(n)
-    s = BayesianRegression(prior="ridge", alpha=0.0, hdi_prob=0.95).fit(X, y, method="exact").summary()
+    s = BayesianRegression(prior="ridge", alpha=0.0, hdi_prob=0.95, method="exact").fit(X, y).summary()
     Xc, yc = X - X.mean(0), y - y.mean()
     w = np.linalg.solve(Xc.T @ Xc, Xc.T @ yc)
     dof = n - 1 - p
@@ -236,8 +237,8 @@ def test_exact_flat_prior_is_the_classical_t_interval(rng):
     np.testing.assert_allclose(s["hdi_low"].values[:p], lo, rtol=1e-9)
     np.testing.assert_allclose(s["hdi_high"].values[:p], hi, rtol=1e-9)
     with pytest.raises(ValueError, match="improper"):
-        BayesianRegression(prior="ridge", alpha=0.0).fit([[1, 1], [2, 2], [3, 3]], [1, 2, 3],
-                                                          method="exact")
+        BayesianRegression(prior="ridge", alpha=0.0, method="exact").fit(
+            [[1, 1], [2, 2], [3, 3]], [1, 2, 3])
 
 
 def test_load_keeps_feature_names_numpy_params_and_closed_form(tmp_path, ridge_data):
@@ -245,8 +246,8 @@ def test_load_keeps_feature_names_numpy_params_and_closed_form(tmp_path, ridge_d
 
     X, y = ridge_data
     frame = pd.DataFrame(X, columns=list("abcde"))
-    est = BayesianRegression(prior="ridge", alpha=np.float32(0.2), random_seed=np.int64(4),
-                             standardize=np.bool_(False)).fit(frame, y, method="exact")
+    est = BayesianRegression(prior="ridge", alpha=np.float32(0.2), seed=np.int64(4),
+                             standardize=np.bool_(False), method="exact").fit(frame, y)
     est.save(tmp_path / "fit.nc")
     back = BayesianRegression.load(tmp_path / "fit.nc")
     with pytest.raises(ValueError, match="feature names"):
@@ -266,7 +267,7 @@ def test_load_reads_the_file_and_closes_it(tmp_path, ridge_data):
 
     X, y = ridge_data
     path = tmp_path / "m.nc"
-    BayesianRegression(prior="ridge", alpha=0.1, random_seed=1).fit(X, y, method="exact").save(path)
+    BayesianRegression(prior="ridge", alpha=0.1, seed=1, method="exact").fit(X, y).save(path)
     est = BayesianRegression.load(path)
     held = {os.path.realpath(fd) for fd in glob.glob("/proc/self/fd/*")}
     assert str(path.resolve()) not in held
@@ -285,11 +286,29 @@ def test_exact_fit_stores_the_covariance_diagonal_not_a_p_by_p_matrix(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, 300))
     y = X[:, 0] + rng.normal(size=400)
-    est = BayesianRegression(prior="ridge", alpha=0.5, draws=50, chains=2, random_seed=0)
-    est.fit(X, y, method="exact").save(tmp_path / "m.nc")
+    est = BayesianRegression(prior="ridge", alpha=0.5, draws=50, chains=2, seed=0,
+                             method="exact")
+    est.fit(X, y).save(tmp_path / "m.nc")
     meta = json.loads(xr.open_dataset(tmp_path / "m.nc", group="posterior",
                                       engine="h5netcdf").attrs["bayesreg"])
     assert np.asarray(meta["exact"]["a_inv"]).shape == (300,)
     back = BayesianRegression.load(tmp_path / "m.nc")
     np.testing.assert_allclose(back.summary()["sd"].to_numpy(), est.summary()["sd"].to_numpy(),
                                rtol=1e-12)
+
+
+def test_deprecated_names_still_work_and_warn(diabetes):
+    """``random_seed=`` (now ``seed=``) and ``fit(method=)`` (now the constructor's) keep working,
+    with a FutureWarning naming the replacement, and give the same fit."""
+    X, y = diabetes
+    new = BayesianRegression(seed=3, method="exact", prior="ridge").fit(X, y)
+    with pytest.warns(FutureWarning, match="use seed="):
+        old = BayesianRegression(random_seed=3, method="exact", prior="ridge").fit(X, y)
+    def result(est):
+        return {k: v for k, v in est.to_dict().items() if k != "timing"}
+    assert result(old) == result(new) and old.seed_ == new.seed_ == 3
+    with pytest.warns(FutureWarning, match=r"BayesianRegression\(method=\.\.\.\)"):
+        old = BayesianRegression(seed=3, prior="ridge").fit(X, y, method="exact")
+    assert result(old) == result(new)
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match="give only seed"):
+        BayesianRegression(seed=1, random_seed=2).fit(X, y)

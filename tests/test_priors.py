@@ -95,13 +95,13 @@ def test_sklearn_ridge_helper_gives_sklearns_ridge(fit_intercept):
     n = len(y)
     for a in (0.5, 12.0, 300.0):
         ours = BayesianRegression(prior="ridge", alpha=alpha_from_sklearn_ridge(a, n),
-                                  fit_intercept=fit_intercept).fit(X, y, method="map")
+                                  fit_intercept=fit_intercept, method="map").fit(X, y)
         ref = Ridge(alpha=a, fit_intercept=fit_intercept, solver="cholesky").fit(X, y)
         np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-10, atol=1e-12)
         assert ours.intercept_ == pytest.approx(ref.intercept_, rel=1e-10, abs=1e-12)
     # and the helper is needed: alpha = a itself is a different (much stronger) penalty
-    wrong = BayesianRegression(prior="ridge", alpha=12.0, fit_intercept=fit_intercept).fit(
-        X, y, method="map")
+    wrong = BayesianRegression(prior="ridge", alpha=12.0, fit_intercept=fit_intercept, method="map").fit(
+        X, y)
     assert np.abs(wrong.coef_ - Ridge(alpha=12.0, fit_intercept=fit_intercept).fit(X, y).coef_).max() > 0.1
 
 
@@ -113,7 +113,7 @@ def test_gaussian_sd_helper_gives_the_textbook_conjugate_posterior():
     n, p = X.shape
     tau, sigma = 0.3, 0.7
     est = BayesianRegression(prior="ridge", alpha=alpha_from_gaussian_sd(tau, sigma, n),
-                             sigma=sigma, hdi_prob=0.9).fit(X, y, method="exact")
+                             sigma=sigma, hdi_prob=0.9, method="exact").fit(X, y)
     Xc, yc = X - X.mean(0), y - y.mean()
     cov = np.linalg.inv(Xc.T @ Xc / sigma**2 + np.eye(p) / tau**2)
     mean = cov @ Xc.T @ yc / sigma**2
@@ -167,7 +167,7 @@ def test_laplace_helpers_give_the_bayesian_lasso_mode(which):
         scale = sigma / lam
         alpha = alpha_from_park_casella(lam, sigma, n)
     w_ref, b_ref = _laplace_map(X, y, sigma, scale)
-    est = BayesianRegression(prior="lasso", alpha=alpha, sigma=sigma).fit(X, y, method="map")
+    est = BayesianRegression(prior="lasso", alpha=alpha, sigma=sigma, method="map").fit(X, y)
     np.testing.assert_allclose(est.coef_, w_ref, atol=2e-6)
     assert est.intercept_ == pytest.approx(b_ref, abs=2e-5)
     assert est.coef_[2] == 0.0 and abs(w_ref[2]) < 1e-6   # the weak feature is dropped

@@ -33,21 +33,21 @@ y = np.arange(10.0)
 ])
 def test_bad_parameters(params, field, fragment):
     with pytest.raises(ValueError) as info:
-        BayesianRegression(**params).fit(X, y, method=params.get("method", "map"))
+        BayesianRegression(**{"method": "map", **params}).fit(X, y)
     assert isinstance(info.value, InputError) and info.value.field == field
     assert fragment in str(info.value) and field in str(info.value)
 
 
 def test_unknown_method_in_fit():
     with pytest.raises(InputError, match="method.*'gibbs'"):
-        BayesianRegression().fit(X, y, method="gibbs")
+        BayesianRegression(method="gibbs").fit(X, y)
 
 
 def test_exact_needs_ridge_and_learn_alpha_needs_nuts():
     with pytest.raises(InputError, match="exact"):
-        BayesianRegression(prior="lasso").fit(X, y, method="exact")
+        BayesianRegression(prior="lasso", method="exact").fit(X, y)
     with pytest.raises(InputError, match="learn_alpha"):
-        BayesianRegression(learn_alpha=True).fit(X, y, method="map")
+        BayesianRegression(learn_alpha=True, method="map").fit(X, y)
 
 
 @pytest.mark.parametrize("Xb,yb,field,fragment", [
@@ -63,18 +63,18 @@ def test_exact_needs_ridge_and_learn_alpha_needs_nuts():
 ])
 def test_bad_data(Xb, yb, field, fragment):
     with pytest.raises(ValueError) as info:
-        BayesianRegression(prior="ridge").fit(Xb, yb, method="map")
+        BayesianRegression(prior="ridge", method="map").fit(Xb, yb)
     assert isinstance(info.value, InputError) and info.value.field == field
     assert fragment in str(info.value)
 
 
 def test_feature_names_must_match_width():
     with pytest.raises(InputError, match="feature_names.*3 names but X has 2"):
-        BayesianRegression().fit(X, y, method="map", feature_names=["a", "b", "c"])
+        BayesianRegression(method="map").fit(X, y, feature_names=["a", "b", "c"])
 
 
 def test_predict_checks_width():
-    est = BayesianRegression(prior="ridge").fit(X, y, method="map")
+    est = BayesianRegression(prior="ridge", method="map").fit(X, y)
     with pytest.raises(InputError, match="3 features"):
         est.predict(np.ones((2, 3)))
 
@@ -86,7 +86,7 @@ def test_valid_corner_cases_work():
     Xw[:, 5] = Xw[:, 4]                                # a duplicated column
     yw = Xw[:, 0] + rng.standard_normal(8)
     for prior in ["ridge", "lasso", "elastic_net"]:
-        est = BayesianRegression(prior=prior, alpha=0.1).fit(Xw, yw, method="map")
+        est = BayesianRegression(prior=prior, alpha=0.1, method="map").fit(Xw, yw)
         assert np.all(np.isfinite(est.coef_)) and est.coef_[3] == 0
 
 
@@ -106,7 +106,7 @@ def test_flat_prior_needs_full_rank_and_then_samples():
     Xn = rng.standard_normal((40, 2))
     yn = Xn @ [1.0, -1.0] + rng.standard_normal(40)
     est = BayesianRegression(prior="ridge", alpha=0.0, draws=300, tune=300, chains=2,
-                             random_seed=0).fit(Xn, yn)
+                             seed=0).fit(Xn, yn)
     ols = np.linalg.lstsq(np.column_stack([Xn, np.ones(40)]), yn, rcond=None)[0]
     np.testing.assert_allclose(est.coef_, ols[:2], rtol=1e-10)          # the MAP is OLS
     assert np.all(np.abs(est.summary()["mean"].values[:2] - ols[:2]) < 0.1)

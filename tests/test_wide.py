@@ -389,7 +389,7 @@ def test_wide_lasso_nuts_matches_gibbs(wide, sigma):
     X, y = wide
     t0 = time.perf_counter()
     est = BayesianRegression(prior="lasso", alpha=ALPHA, sigma=sigma, draws=1000, tune=1000,
-                             chains=4, random_seed=1).fit(X, y)
+                             chains=4, seed=1).fit(X, y)
     t_nuts = time.perf_counter() - t0
     diag = est.diagnostics_
     # max R-hat is a maximum over 121-122 parameters. With seeds 1-40 it stayed <= 1.01 in all
