@@ -90,19 +90,19 @@ def mc_dropout(train, tests, grid_p, grid_tau, epochs, seed=0):
     for p in grid_p:
         for tau in grid_tau:
             m = MCDropoutRegressor(dropout=p, tau=tau, epochs=epochs, mc_samples=2000,
-                                   random_state=seed).fit(X[:n_fit], y[:n_fit])
+                                   seed=seed).fit(X[:n_fit], y[:n_fit])
             ll = m.log_likelihood(X[n_fit:], y[n_fit:])
             if best is None or ll > best[0]:
                 best = (ll, p, tau)
     _, p, tau = best
     m = MCDropoutRegressor(dropout=p, tau=tau, epochs=epochs, mc_samples=10000,
-                           random_state=seed + 1).fit(X, y)
+                           seed=seed + 1).fit(X, y)
     res = {}
     for name, (Xt, yt) in tests.items():
         intervals = {}
         for prob in PROBS:
             iv = m.predict_interval(Xt, prob=prob)
-            intervals[prob] = (iv.lower, iv.upper)
+            intervals[prob] = (iv.obs_low, iv.obs_high)
         res[name] = score(intervals, yt)
         res[name]["rmse"] = float(np.sqrt(np.mean((m.predict(Xt) - yt) ** 2)))
     return res, {"dropout": p, "tau": tau, "epochs": epochs}
@@ -162,8 +162,8 @@ def blr(train, tests, features, alpha):
 
     X, y = train
     m = bayesreg.BayesianRegression(prior="ridge", alpha=alpha, sigma=None, standardize=True,
-                                    random_seed=0)
-    m.fit(features(X), y, method="exact")
+                                    seed=0, method="exact")
+    m.fit(features(X), y)
     res = {}
     for name, (Xt, yt) in tests.items():
         intervals = {}

@@ -86,7 +86,7 @@ def run_split(name, k, X, y, grid_p, grid_tau, args):
         for p in grid_p:
             for tau in grid_tau:
                 m = MCDropoutRegressor(dropout=float(p), tau=float(tau), epochs=args.grid_epochs,
-                                       learning_rate=lr, random_state=1000 * k + 1, **common)
+                                       learning_rate=lr, seed=1000 * k + 1, **common)
                 m.set_params(mc_samples=args.grid_mc_samples)
                 m.fit(X[tr_fit], y[tr_fit])
                 ll = m.log_likelihood(X[va], y[va])
@@ -94,7 +94,7 @@ def run_split(name, k, X, y, grid_p, grid_tau, args):
                     best = (ll, float(p), float(tau), lr)
     _, p, tau, lr = best
     m = MCDropoutRegressor(dropout=p, tau=tau, epochs=args.epochs, learning_rate=lr,
-                           random_state=1000 * k + 2, **common)
+                           seed=1000 * k + 2, **common)
     m.fit(X[tr], y[tr])
     mu = m.predict(X[te])
     rmse = float(np.sqrt(np.mean((y[te] - mu) ** 2)))
@@ -180,7 +180,7 @@ def speed(out, repeats=7):
     rows = []
     for dtype in ("float64", "float32"):
         m = MCDropoutRegressor(hidden=(50,), dropout=0.05, epochs=5, mc_samples=10000,
-                               random_state=0, dtype=dtype).fit(X, y)
+                               seed=0, dtype=dtype).fit(X, y)
         m.predict(Xt)  # compile / warm up
         for what, fn in [("predict (mean)", lambda: m.predict(Xt)),
                          ("predict(return_std=True)", lambda: m.predict(Xt, return_std=True)),
@@ -194,7 +194,7 @@ def speed(out, repeats=7):
                 cs.append(time.process_time() - c0)
             rows.append((dtype, what, float(np.median(ts)), float(min(ts)), float(np.median(cs))))
         t0, c0 = time.perf_counter(), time.process_time()
-        MCDropoutRegressor(hidden=(50,), dropout=0.05, epochs=400, random_state=0,
+        MCDropoutRegressor(hidden=(50,), dropout=0.05, epochs=400, seed=0,
                            dtype=dtype).fit(X, y)
         rows.append((dtype, "fit: 400 epochs, N = 500, batch 128 (1600 Adam steps)",
                      time.perf_counter() - t0, float("nan"), time.process_time() - c0))

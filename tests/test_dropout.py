@@ -27,7 +27,7 @@ def sine_data():
 def small_fit(sine_data):
     X, y = sine_data
     return MCDropoutRegressor(hidden=(20,), dropout=0.1, tau=50.0, epochs=50,
-                              mc_samples=400, random_state=1).fit(X, y)
+                              mc_samples=400, seed=1).fit(X, y)
 
 
 # ---------------------------------------------------------------- dropout layer
@@ -63,7 +63,7 @@ def test_zero_dropout_mc_equals_deterministic_and_variance_is_noise(sine_data):
     X, y = sine_data
     tau = 4.0
     m = MCDropoutRegressor(hidden=(10,), dropout=0.0, tau=tau, epochs=5, mc_samples=200,
-                           random_state=0).fit(X, y)
+                           seed=0).fit(X, y)
     Xt = X[:30]
     mean, sd = m.predict(Xt, return_std=True)
     det = m.predict_deterministic(Xt)
@@ -72,8 +72,8 @@ def test_zero_dropout_mc_equals_deterministic_and_variance_is_noise(sine_data):
     # the mixture of identical Gaussians is that Gaussian: exact normal quantiles
     iv = m.predict_interval(Xt, prob=0.9)
     half = norm.ppf(0.95) / math.sqrt(tau)
-    np.testing.assert_allclose(iv.lower, det - half, atol=1e-8)
-    np.testing.assert_allclose(iv.upper, det + half, atol=1e-8)
+    np.testing.assert_allclose(iv.obs_low, det - half, atol=1e-8)
+    np.testing.assert_allclose(iv.obs_high, det + half, atol=1e-8)
     ll = m.log_likelihood(Xt, y[:30])
     np.testing.assert_allclose(ll, norm.logpdf(y[:30], det, 1 / math.sqrt(tau)).mean(),
                                rtol=1e-10)
@@ -100,7 +100,7 @@ def test_linear_input_dropout_converges_to_adaptive_ridge():
     w_ols = np.linalg.solve(G, X.T @ y)
     m = MCDropoutRegressor(hidden=(), dropout=delta, epochs=5000, batch_size=N,
                            learning_rate=0.05, learning_rate_decay=0.01, weight_decay=0.0,
-                           standardize=False, random_state=0).fit(X, y)
+                           standardize=False, seed=0).fit(X, y)
     w = m.coefs_[0][:, 0]
     assert np.abs(w - w_cf).max() < 1e-2
     assert abs(m.intercepts_[0][0]) < 2e-2
@@ -114,7 +114,7 @@ def test_linear_model_mc_moments_match_closed_form():
     X = rng.normal(size=(100, 4))
     y = X @ np.array([1.0, -1.0, 0.5, 2.0]) + 0.1 * rng.normal(size=100)
     p = 0.4
-    m = MCDropoutRegressor(hidden=(), dropout=p, epochs=20, random_state=0).fit(X, y)
+    m = MCDropoutRegressor(hidden=(), dropout=p, epochs=20, seed=0).fit(X, y)
     Xt = X[:10]
     s = m.sample_predictions(Xt, n_samples=20000)
     Xs = (Xt - m.x_mean_) / m.x_scale_
@@ -137,8 +137,8 @@ def test_interval_and_loglik_are_the_mixture_closed_forms(small_fit, sine_data):
     iv = m.predict_interval(Xt, prob=0.8)
     # mixture CDF at the bounds is exactly 0.1 and 0.9
     cdf = lambda x: ndtr((x[None, :] - s) / sd).mean(0)  # noqa: E731
-    np.testing.assert_allclose(cdf(iv.lower), 0.1, atol=1e-8)
-    np.testing.assert_allclose(cdf(iv.upper), 0.9, atol=1e-8)
+    np.testing.assert_allclose(cdf(iv.obs_low), 0.1, atol=1e-8)
+    np.testing.assert_allclose(cdf(iv.obs_high), 0.9, atol=1e-8)
     np.testing.assert_allclose(iv.mean, m.predict(Xt))
     # log of the mixture density, computed directly
     dens = norm.pdf(yt[None, :], s, sd).mean(0)
@@ -160,9 +160,9 @@ def test_mixture_quantile_bimodal():
 def test_seeded_runs_reproducible(sine_data):
     X, y = sine_data
     kw = dict(hidden=(8,), dropout=0.1, epochs=5, mc_samples=100)
-    a = MCDropoutRegressor(random_state=7, **kw).fit(X, y).predict(X[:20])
-    b = MCDropoutRegressor(random_state=7, **kw).fit(X, y).predict(X[:20])
-    c = MCDropoutRegressor(random_state=8, **kw).fit(X, y).predict(X[:20])
+    a = MCDropoutRegressor(seed=7, **kw).fit(X, y).predict(X[:20])
+    b = MCDropoutRegressor(seed=7, **kw).fit(X, y).predict(X[:20])
+    c = MCDropoutRegressor(seed=8, **kw).fit(X, y).predict(X[:20])
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
 
@@ -173,7 +173,7 @@ def test_mc_mean_settles_like_one_over_sqrt_T(small_fit, sine_data):
     Xt = X[:20]
     sds = []
     for T in (50, 800):
-        means = np.array([small_fit.sample_predictions(Xt, T, random_state=r).mean(0)
+        means = np.array([small_fit.sample_predictions(Xt, T, seed=r).mean(0)
                           for r in range(40)])
         sds.append(means.std(0, ddof=1).mean())
     ratio = sds[0] / sds[1]
@@ -183,7 +183,7 @@ def test_mc_mean_settles_like_one_over_sqrt_T(small_fit, sine_data):
 def test_fits_smooth_function(sine_data):
     X, y = sine_data
     m = MCDropoutRegressor(hidden=(50,), dropout=0.01, tau=100.0, epochs=300, batch_size=32,
-                           mc_samples=1000, random_state=0).fit(X, y)
+                           mc_samples=1000, seed=0).fit(X, y)
     Xt = np.linspace(-2.8, 2.8, 100)[:, None]
     rmse = np.sqrt(np.mean((m.predict(Xt) - np.sin(Xt[:, 0])) ** 2))
     assert rmse < 0.1, rmse
@@ -191,7 +191,7 @@ def test_fits_smooth_function(sine_data):
 
 
 def test_sklearn_clone_and_params():
-    m = MCDropoutRegressor(hidden=(5, 5), dropout=0.2, random_state=3)
+    m = MCDropoutRegressor(hidden=(5, 5), dropout=0.2, seed=3)
     c = clone(m)
     assert c.get_params() == m.get_params()
     X = np.random.default_rng(0).normal(size=(30, 2))
@@ -217,7 +217,8 @@ def test_sklearn_clone_and_params():
         ({"mc_samples": 0}, "mc_samples"),
         ({"length_scale": -1.0}, "length_scale"),
         ({"weight_decay": -1.0}, "weight_decay"),
-        ({"random_state": "a"}, "random_state"),
+        ({"seed": "a"}, "seed"),
+        ({"seed": -1}, "seed"),
     ],
 )
 def test_bad_hyperparameters_raise(kwargs, name):
@@ -254,7 +255,7 @@ def test_float32_graph_matches_float64():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(100, 3))
     y = X @ np.array([1.0, 2.0, 3.0]) + 0.1 * rng.normal(size=100)
-    kw = dict(hidden=(10,), epochs=30, random_state=0, mc_samples=200)
+    kw = dict(hidden=(10,), epochs=30, seed=0, mc_samples=200)
     m32 = MCDropoutRegressor(dtype="float32", **kw).fit(X, y)
     m64 = MCDropoutRegressor(dtype="float64", **kw).fit(X, y)
     assert m32.coefs_[0].dtype == np.float32
@@ -267,20 +268,20 @@ def test_chunks_draw_fresh_masks(small_fit, sine_data, monkeypatch):
 
     (With p = 0.1 on 21 units many masks coincide by chance, about 20 distinct values out
     of 50 passes; repeated masks would give exactly 1.)"""
-    import bayesreg.dropout as mod
+    from bayesreg.dropout import layers
 
     X, _ = sine_data
-    monkeypatch.setattr(mod, "_MAX_CHUNK_ELEMENTS", 1)
+    monkeypatch.setattr(layers, "_MAX_CHUNK_ELEMENTS", 1)
     s = small_fit.sample_predictions(X[:3], n_samples=50)
     assert len(np.unique(s[:, 0])) > 10
 
 
 def test_row_blocks_give_the_same_draws_as_sample_predictions(small_fit, sine_data, monkeypatch):
     """predict & co. summarize row blocks; they must see exactly sample_predictions' draws."""
-    import bayesreg.dropout as mod
+    from bayesreg.dropout import regressor
 
     X, y = sine_data
-    monkeypatch.setattr(mod, "_MAX_BLOCK_PASSES", 400 * 7)  # 7 rows per block
+    monkeypatch.setattr(regressor, "_MAX_BLOCK_PASSES", 400 * 7)  # 7 rows per block
     s = small_fit.sample_predictions(X[:30])
     mean, sd = small_fit.predict(X[:30], return_std=True)
     np.testing.assert_allclose(mean, s.mean(0), rtol=1e-12)
@@ -300,11 +301,15 @@ def test_row_blocks_give_the_same_draws_as_sample_predictions(small_fit, sine_da
 @pytest.mark.filterwarnings(r"ignore:Skipping check check_(array_api_input|pipeline_consistency) "
                             r"for \w+ because it raised SkipTest:"
                             "sklearn.exceptions.SkipTestWarning")
+# sklearn.utils.estimator_checks sets random_state=0 on every estimator that has the
+# parameter: here the deprecated alias of seed, which warns when set.
+@pytest.mark.filterwarnings(
+    r"ignore:MCDropoutRegressor\(random_state=\) is deprecated:FutureWarning")
 def test_passes_sklearn_check_estimator():
     """The scikit-learn contract; MC predictions are declared non-deterministic per row."""
     from sklearn.utils.estimator_checks import check_estimator
 
-    check_estimator(MCDropoutRegressor(epochs=200, mc_samples=50, random_state=0))
+    check_estimator(MCDropoutRegressor(epochs=200, mc_samples=50, seed=0))
 
 
 # ---------------------------------------------------------------- save / load
@@ -314,7 +319,7 @@ def test_passes_sklearn_check_estimator():
 ])
 def test_save_load_round_trip_gives_identical_numbers(sine_data, tmp_path, kwargs):
     X, y = sine_data
-    est = MCDropoutRegressor(epochs=5, mc_samples=50, random_state=3, **kwargs).fit(X, y)
+    est = MCDropoutRegressor(epochs=5, mc_samples=50, seed=3, **kwargs).fit(X, y)
     path = tmp_path / "model.bin"  # any name: save must not append a suffix
     est.save(path)
     assert path.exists() and not (tmp_path / "model.bin.npz").exists()
@@ -342,21 +347,114 @@ def test_save_needs_a_fit_and_load_rejects_other_files(tmp_path):
         MCDropoutRegressor.load(tmp_path / "other.npz")
 
 
-def test_generator_random_state_saves_as_none(sine_data, tmp_path):
+def test_generator_seed_saves_as_none(sine_data, tmp_path):
     X, y = sine_data
     est = MCDropoutRegressor(hidden=(4,), epochs=2, mc_samples=20,
-                             random_state=np.random.default_rng(5)).fit(X, y)
+                             seed=np.random.default_rng(5)).fit(X, y)
     est.save(tmp_path / "m.npz")
     back = MCDropoutRegressor.load(tmp_path / "m.npz")
-    assert back.random_state is None
+    assert back.seed is None and back.random_state is None
     np.testing.assert_array_equal(back.predict(X[:5]), est.predict(X[:5]))
 
 
 def test_progress_callback_reports_every_epoch_and_changes_nothing(sine_data):
     X, y = sine_data
     seen = []
-    kw = {"hidden": (5,), "epochs": 4, "mc_samples": 30, "random_state": 2}
+    kw = {"hidden": (5,), "epochs": 4, "mc_samples": 30, "seed": 2}
     a = MCDropoutRegressor(**kw).fit(X, y, progress=lambda done, total: seen.append((done, total)))
     b = MCDropoutRegressor(**kw).fit(X, y)
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
     np.testing.assert_array_equal(a.predict(X[:9]), b.predict(X[:9]))
+
+
+# ---------------------------------------------------------------- one interval, one result
+def test_predict_interval_is_the_estimators_interval(small_fit, sine_data):
+    """The same class as BayesianRegression's: the mean function's band is the central
+    quantiles of the T passes, the observation's band the mixture's (checked above)."""
+    from bayesreg.estimator import PredictiveInterval
+
+    X, _ = sine_data
+    iv = small_fit.predict_interval(X[:12], prob=0.8)
+    assert isinstance(iv, PredictiveInterval) and iv._fields == PredictiveInterval._fields
+    s = small_fit.sample_predictions(X[:12])
+    lo, hi = np.quantile(s, [0.1, 0.9], axis=0)
+    np.testing.assert_allclose(iv.mean_low, lo, rtol=1e-12)
+    np.testing.assert_allclose(iv.mean_high, hi, rtol=1e-12)
+    assert iv.to_dict() == {k: np.asarray(v).tolist() for k, v in zip(iv._fields, iv)}
+    summary = small_fit.predict_summary(X[:12], prob=0.8)
+    for field in iv._fields:
+        np.testing.assert_array_equal(getattr(summary, field), getattr(iv, field))
+
+
+def test_zero_dropout_mean_band_is_the_plain_network(sine_data):
+    X, y = sine_data
+    m = MCDropoutRegressor(hidden=(6,), dropout=0.0, epochs=3, mc_samples=50, seed=0).fit(X, y)
+    iv = m.predict_interval(X[:10])
+    det = m.predict_deterministic(X[:10])
+    np.testing.assert_allclose(iv.mean_low, det, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(iv.mean_high, det, rtol=1e-12, atol=1e-12)
+
+
+def test_to_dict_is_the_fit_on_its_training_data(sine_data, tmp_path):
+    import json
+
+    X, y = sine_data
+    m = MCDropoutRegressor(hidden=(7,), dropout=0.1, tau=30.0, epochs=4, mc_samples=60,
+                           seed=4).fit(X, y, evaluate=True)
+    out = m.to_dict()
+    json.dumps(out, allow_nan=False)
+    rmse = math.sqrt(np.mean((y - m.predict(X)) ** 2))
+    assert out["train_rmse"] == pytest.approx(rmse, rel=1e-12)
+    assert out["log_likelihood_train"] == pytest.approx(m.log_likelihood(X, y), rel=1e-12)
+    assert out["final_loss"] == m.loss_curve_[-1]
+    assert out["weight_decay"] == pytest.approx(1e-4 * 0.9 / (2 * 200 * 30.0), rel=1e-12)
+    assert {k: out[k] for k in ("tau", "dropout", "hidden", "n_features", "n_samples",
+                                "epochs", "mc_samples")} == {
+        "tau": 30.0, "dropout": 0.1, "hidden": [7], "n_features": 1, "n_samples": 200,
+        "epochs": 4, "mc_samples": 60}
+    assert set(out["timing"]) == {"train_s", "evaluate_s"} and out["timing"]["train_s"] > 0
+    m.save(tmp_path / "m.npz")
+    assert MCDropoutRegressor.load(tmp_path / "m.npz").to_dict() == out
+    lazy = MCDropoutRegressor(hidden=(7,), epochs=1, mc_samples=5, seed=4).fit(X, y)
+    assert lazy.to_dict()["train_rmse"] is None and lazy.to_dict()["timing"]["evaluate_s"] is None
+
+
+def test_deprecated_names_warn_and_still_work(small_fit, sine_data):
+    X, y = sine_data
+    kw = dict(hidden=(4,), epochs=2, mc_samples=20)
+    want = MCDropoutRegressor(seed=5, **kw).fit(X, y).predict(X[:6])
+    with pytest.warns(FutureWarning, match=r"random_state=\) is deprecated"):
+        old = MCDropoutRegressor(random_state=5, **kw).fit(X, y)
+    np.testing.assert_array_equal(old.predict(X[:6]), want)
+    with pytest.warns(FutureWarning, match="ignored, as seed is set"):
+        both = MCDropoutRegressor(seed=5, random_state=9, **kw).fit(X, y)
+    np.testing.assert_array_equal(both.predict(X[:6]), want)
+    iv = small_fit.predict_interval(X[:5])
+    summary = small_fit.predict_summary(X[:5])
+    for obj, name in ((iv, "PredictiveInterval"), (summary, "PredictiveSummary")):
+        with pytest.warns(FutureWarning, match=rf"{name}\.lower is deprecated"):
+            np.testing.assert_array_equal(obj.lower, obj.obs_low)
+        with pytest.warns(FutureWarning, match=rf"{name}\.upper is deprecated"):
+            np.testing.assert_array_equal(obj.upper, obj.obs_high)
+    with pytest.warns(FutureWarning, match=r"sample_predictions\(random_state=\)"):
+        old_draws = small_fit.sample_predictions(X[:5], 30, random_state=3)
+    np.testing.assert_array_equal(old_draws, small_fit.sample_predictions(X[:5], 30, seed=3))
+
+
+def test_loads_a_version_1_file(small_fit, sine_data, tmp_path):
+    """Files saved before the rename carry the seed as random_state and no result."""
+    import json
+
+    X, _ = sine_data
+    small_fit.save(tmp_path / "new.npz")
+    with np.load(tmp_path / "new.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    meta["params"]["random_state"] = meta["params"].pop("seed")
+    del meta["result"]
+    meta["version"] = 1
+    np.savez(tmp_path / "old.npz", meta=np.asarray(json.dumps(meta)), **arrays)
+    back = MCDropoutRegressor.load(tmp_path / "old.npz")
+    assert back.seed == 1 and back.random_state is None
+    assert not hasattr(back, "result_")
+    np.testing.assert_array_equal(back.predict(X[:8]), small_fit.predict(X[:8]))

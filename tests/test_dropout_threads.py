@@ -1,4 +1,5 @@
-"""MC-dropout prediction from many threads, the one-pass summary, and the mixture quantiles."""
+"""MC dropout from many threads (fits and predictions), the one-pass summary, and the mixture
+quantiles."""
 
 import threading
 
@@ -16,7 +17,7 @@ def nets():
     y = np.sin(X[:, 0]) + X[:, 1] + 0.1 * rng.normal(size=80)
     # same depth, so before they shared one compiled program and its random stream
     return [MCDropoutRegressor(hidden=(8,), dropout=0.2, epochs=5, mc_samples=300,
-                               random_state=seed).fit(X, y) for seed in (1, 2)], X
+                               seed=seed).fit(X, y) for seed in (1, 2)], X
 
 
 def test_predict_summary_is_predict_and_predict_interval_in_one(nets):
@@ -24,8 +25,9 @@ def test_predict_summary_is_predict_and_predict_interval_in_one(nets):
     s = net.predict_summary(X[:9], prob=0.8)
     mean, sd = net.predict(X[:9], return_std=True)
     interval = net.predict_interval(X[:9], prob=0.8)
-    for got, want in ((s.mean, mean), (s.sd, sd), (s.lower, interval.lower),
-                      (s.upper, interval.upper), (interval.mean, mean)):
+    for got, want in ((s.mean, mean), (s.sd, sd), (s.mean_low, interval.mean_low),
+                      (s.mean_high, interval.mean_high), (s.obs_low, interval.obs_low),
+                      (s.obs_high, interval.obs_high), (interval.mean, mean)):
         np.testing.assert_array_equal(got, want)
 
 
@@ -51,6 +53,80 @@ def test_concurrent_predictions_are_the_sequential_ones(nets):
     for g, w in zip(got, want):
         for a, b in zip(g, w):
             np.testing.assert_array_equal(a, b)
+
+
+def _fit_in_threads(data, seeds):
+    """Fits of the same depth (one cached compiled program), started together in threads."""
+    X, y = data
+    out = [None] * len(seeds)
+    start = threading.Barrier(len(seeds))
+
+    def run(i):
+        start.wait()
+        out[i] = MCDropoutRegressor(hidden=(8,), dropout=0.3, epochs=25, batch_size=8,
+                                    mc_samples=10, seed=seeds[i]).fit(X, y)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(seeds))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def _sequential(data, seeds):
+    X, y = data
+    return [MCDropoutRegressor(hidden=(8,), dropout=0.3, epochs=25, batch_size=8,
+                               mc_samples=10, seed=s).fit(X, y) for s in seeds]
+
+
+@pytest.fixture(scope="module")
+def train_data():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(64, 2))
+    return X, X[:, 0] - X[:, 1] ** 2 + 0.1 * rng.normal(size=64)
+
+
+def _weights(net):
+    return np.concatenate([W.ravel() for W in net.coefs_])
+
+
+def test_concurrent_fits_are_the_sequential_ones(train_data):
+    """Each estimator draws its training masks from its own Generator and runs its own copy
+    of the cached program: three fits at once (two with one seed) give the sequential
+    weights bit for bit, with no lock."""
+    seeds = [7, 7, 8]
+    got, want = _fit_in_threads(train_data, seeds), _sequential(train_data, seeds)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(_weights(g), _weights(w))
+        np.testing.assert_array_equal(g.loss_curve_, w.loss_curve_)
+    assert not np.array_equal(_weights(got[0]), _weights(got[2]))
+
+
+def test_each_fit_runs_a_copy_of_one_compile(train_data):
+    """One compilation per depth and dtype, shared by estimators; each fit its own copy (one
+    compiled function called from two threads at once fails on its shared storage)."""
+    from bayesreg.dropout import training
+
+    _sequential(train_data, [1])
+    before = training._compiled_step.cache_info()
+    _sequential(train_data, [2, 3])
+    after = training._compiled_step.cache_info()
+    assert (after.misses, after.hits - before.hits) == (before.misses, 2)
+    assert training.step_function(2, "float64") is not training.step_function(2, "float64")
+
+
+def test_a_shared_mask_stream_would_fail_that_test(train_data, monkeypatch):
+    """The check above can fail: with one Generator shared by all fits (the old design's one
+    random stream, without its lock) the threads' interleaved draws change the weights."""
+    from bayesreg.dropout import regressor
+
+    shared = np.random.default_rng(0)
+    train = regressor.train
+    monkeypatch.setattr(regressor, "train",
+                        lambda *a, **kw: train(*a, **{**kw, "mask_rng": shared}))
+    got = _fit_in_threads(train_data, [7, 7])
+    assert not np.array_equal(_weights(got[0]), _weights(got[1]))
 
 
 @pytest.mark.parametrize("spread, sd", [(1.0, 1.0), (10.0, 0.1), (100.0, 0.01), (0.01, 1.0)])

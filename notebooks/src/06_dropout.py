@@ -121,7 +121,7 @@ in_range = (np.abs(grid) > 1) & (np.abs(grid) < 3)
 gap = np.abs(grid) < 1
 
 net = MCDropoutRegressor(hidden=(50,), dropout=0.1, tau=10.0, epochs=EPOCHS, learning_rate=1e-2,
-                         mc_samples=MC, random_state=2).fit(x_train[:, None], y_train)
+                         mc_samples=MC, seed=2).fit(x_train[:, None], y_train)
 passes = net.sample_predictions(grid[:, None])            # (MC, len(grid))
 mc_mean = passes.mean(axis=0)
 det = net.predict_deterministic(grid[:, None])
@@ -181,13 +181,13 @@ def rbf(x, centres=np.linspace(-3.5, 3.5, 15), ls=0.7):
 
 
 blr = BayesianRegression(prior="ridge", alpha=1e-3, method="exact", hdi_prob=0.95,
-                         random_seed=3).fit(rbf(x_train), y_train)
+                         seed=3).fit(rbf(x_train), y_train)
 band_b = blr.predict_interval(rbf(grid))
 band_d = net.predict_interval(grid[:, None], prob=0.95)
 
 fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), sharey=True)
 for ax, (name, lo, hi, mean), color in zip(axes, (
-        ("MC dropout, 95% predictive interval", band_d.lower, band_d.upper, band_d.mean),
+        ("MC dropout, 95% predictive interval", band_d.obs_low, band_d.obs_high, band_d.mean),
         ("Bayesian ridge on RBF features, 95% HDI (new y)", band_b.obs_low, band_b.obs_high, band_b.mean)),
         ("C3", "C0")):
     ax.axvspan(-1, 1, color="0.9")
@@ -199,8 +199,8 @@ for ax, (name, lo, hi, mean), color in zip(axes, (
     ax.legend(loc="upper center")
 plt.tight_layout()
 
-width = {"MC dropout": band_d.upper - band_d.lower, "Bayesian RBF": band_b.obs_high - band_b.obs_low}
-covered = {"MC dropout": (f(grid) >= band_d.lower) & (f(grid) <= band_d.upper),
+width = {"MC dropout": band_d.obs_high - band_d.obs_low, "Bayesian RBF": band_b.obs_high - band_b.obs_low}
+covered = {"MC dropout": (f(grid) >= band_d.obs_low) & (f(grid) <= band_d.obs_high),
            "Bayesian RBF": (f(grid) >= band_b.obs_low) & (f(grid) <= band_b.obs_high)}
 for k in width:
     print(f"{k:13s} mean width: in range {width[k][in_range].mean():.2f}, gap {width[k][gap].mean():.2f}; "
