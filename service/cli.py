@@ -90,10 +90,10 @@ def _fit(args) -> int:
                              sigma=args.sigma, standardize=args.standardize,
                              learn_alpha=args.learn_alpha, draws=args.draws, tune=args.tune,
                              chains=args.chains, hdi_prob=args.hdi_prob,
-                             random_seed=args.seed, sampler=args.sampler)
+                             seed=args.seed, sampler=args.sampler, method=args.method)
     progress = _progress_bar(sys.stderr) if args.method == "nuts" and not args.quiet else None
     try:
-        est.fit(X, y, method=args.method, progress=progress)
+        est.fit(X, y, progress=progress)
     except InputError as exc:
         raise UsageError(str(exc)) from None
     source = args.data or "diabetes (scikit-learn, unit-norm columns)"

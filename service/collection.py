@@ -1,10 +1,13 @@
-"""What /v1/fits and /v1/dropout/fits share: the queue, the bounded wait, and the routes
-list, show, delete and data. Each blueprint brings its fit kind, its path and its resource."""
+"""What /v1/fits and /v1/dropout/fits share: the queue, the bounded wait, and the bodies of
+their list, show, delete and data views. Each resource module declares its own routes and
+calls these with its fit kind, its path and its resource."""
 
 import contextlib
+import functools
 import json
 import time
 
+from bayesreg import load_diabetes
 from flask import current_app, request
 
 from . import jobs, schemas, validation
@@ -12,17 +15,13 @@ from .errors import Problem, invalid
 from .store import DONE, QueueFull, is_fit_id
 
 
+__all__ = ["DAMAGED", "data", "dataset", "delete", "enqueue", "intact", "lookup", "page",
+           "reading", "require_succeeded", "row_or_404", "settle", "store"]
+
+
 def store():
+    """The app's fit store."""
     return current_app.extensions["bayesreg.store"]
-
-
-def query_int(name, default, low, high):
-    text = request.args.get(name)
-    if text is None:
-        return default
-    if not validation._INT.fullmatch(text) or not low <= int(text) <= high:
-        raise invalid(name, f"must be an integer in the range [{low}, {high}]; got {text!r}")
-    return int(text)
 
 
 def require_succeeded(row):
@@ -93,66 +92,72 @@ def reading(fit_id, noun="fit"):
         raise
 
 
-def add_routes(bp, kind, prefix, resource, noun):
-    """Register GET list, GET one, DELETE and GET data on ``bp``; returns ``row_or_404``."""
+def lookup(fit_id, kind, noun):
+    """The fit's row as stored, or a 404 (no checksum work: DELETE uses it as is)."""
+    row = store().get(fit_id, kind=kind) if is_fit_id(fit_id) else None
+    if row is None:
+        detail = f"no {noun} with id {fit_id!r}"
+        raise Problem(404, detail, [{"field": "id", "message": detail}])
+    return row
 
-    def lookup(fit_id):
-        """The fit's row as stored, or a 404 (no checksum work: DELETE uses it as is)."""
-        row = store().get(fit_id, kind=kind) if is_fit_id(fit_id) else None
-        if row is None:
-            detail = f"no {noun} with id {fit_id!r}"
-            raise Problem(404, detail, [{"field": "id", "message": detail}])
-        return row
 
-    def row_or_404(fit_id):
-        return intact(lookup(fit_id))
+def row_or_404(fit_id, kind, noun):
+    """The fit's row, checked against its checksums (a damaged fit reads as failed), or a 404."""
+    return intact(lookup(fit_id, kind, noun))
 
-    @bp.get("")
-    def index():
-        cfg = current_app.config
-        limit = query_int("limit", cfg["PAGE_LIMIT"], 1, cfg["MAX_PAGE_LIMIT"])
-        offset = query_int("offset", 0, 0, 2**62)
-        status = request.args.get("status")
-        if status is not None and status not in schemas.STATUSES:
-            raise invalid("status", f"must be one of {', '.join(schemas.STATUSES)}; got {status!r}")
-        rows, total = store().page(limit, offset, status, kind=kind)
-        nxt = None
-        if offset + limit < total:
-            extra = f"&status={status}" if status else ""
-            nxt = f"{prefix}?limit={limit}&offset={offset + limit}{extra}"
-        return {"items": [resource(r) for r in rows], "total": total, "limit": limit,
-                "offset": offset, "next": nxt}
 
-    @bp.get("/<fit_id>")
-    def show(fit_id):
-        return resource(row_or_404(fit_id))
+def page(kind, prefix, resource):
+    """GET of a collection: a page of ``resource(row)``, newest first, and the next page's URL."""
+    cfg = current_app.config
+    limit = validation.query_int(request.args, "limit", cfg["PAGE_LIMIT"], 1,
+                                 cfg["MAX_PAGE_LIMIT"])
+    offset = validation.query_int(request.args, "offset", 0, 0, 2**62)
+    status = request.args.get("status")
+    if status is not None and status not in schemas.STATUSES:
+        raise invalid("status", f"must be one of {', '.join(schemas.STATUSES)}; got {status!r}")
+    rows, total = store().page(limit, offset, status, kind=kind)
+    nxt = None
+    if offset + limit < total:
+        extra = f"&status={status}" if status else ""
+        nxt = f"{prefix}?limit={limit}&offset={offset + limit}{extra}"
+    return {"items": [resource(r) for r in rows], "total": total, "limit": limit,
+            "offset": offset, "next": nxt}
 
-    @bp.delete("/<fit_id>")
-    def delete(fit_id):
-        """Delete a fit; a running one is cancelled first (202), and a second DELETE of the
-        cancelled fit removes it. A plain lookup, no checksum: on a full disk DELETE must
-        work, and a damaged fit must be deletable."""
-        st = store()
-        lookup(fit_id)
-        if st.delete(fit_id):
-            return "", 204
-        if st.request_cancel(fit_id):
-            row = st.get(fit_id)
-            if row is not None:
-                return resource(row), 202, {"Location": f"{prefix}/{fit_id}"}
-        if st.delete(fit_id):  # it ended between the two calls
-            return "", 204
-        lookup(fit_id)  # 404 if another request deleted it meanwhile
-        detail = "fit changed state during DELETE; retry"
-        raise Problem(409, detail, [{"field": "status", "message": detail}])
 
-    @bp.get("/<fit_id>/data")
-    def data(fit_id):
-        row = row_or_404(fit_id)
-        if row["checksums"] and jobs.DATA_FILE in jobs.damaged_files(store(), row):
-            require_succeeded(row)  # failed as damaged: the message names the file
-        with reading(fit_id, noun):
-            X, y, names = jobs.load_data(store(), fit_id)
-        return {"X": X.tolist(), "y": y.tolist(), "feature_names": names}
+def delete(fit_id, kind, prefix, resource, noun):
+    """DELETE of a fit; a running one is cancelled first (202), and a second DELETE of the
+    cancelled fit removes it. A plain lookup, no checksum: on a full disk DELETE must
+    work, and a damaged fit must be deletable."""
+    st = store()
+    lookup(fit_id, kind, noun)
+    if st.delete(fit_id):
+        return "", 204
+    if st.request_cancel(fit_id):
+        row = st.get(fit_id)
+        if row is not None:
+            return resource(row), 202, {"Location": f"{prefix}/{fit_id}"}
+    if st.delete(fit_id):  # it ended between the two calls
+        return "", 204
+    lookup(fit_id, kind, noun)  # 404 if another request deleted it meanwhile
+    detail = "fit changed state during DELETE; retry"
+    raise Problem(409, detail, [{"field": "status", "message": detail}])
 
-    return row_or_404
+
+def data(fit_id, kind, noun):
+    """GET of a fit's data: X, y and the feature names it was made from."""
+    row = row_or_404(fit_id, kind, noun)
+    if row["checksums"] and jobs.DATA_FILE in jobs.damaged_files(store(), row):
+        require_succeeded(row)  # failed as damaged: the message names the file
+    with reading(fit_id, noun):
+        X, y, names = jobs.load_data(store(), fit_id)
+    return {"X": X.tolist(), "y": y.tolist(), "feature_names": names}
+
+
+@functools.lru_cache(maxsize=None)
+def dataset(name):
+    """Embedded demo data ``(X, y, feature_names)``, read once per process (scikit-learn
+    parses a CSV per call); the arrays are read-only, shared by all requests."""
+    frame, target = {"diabetes": load_diabetes}[name]()
+    X, y = frame.to_numpy(dtype=float), target.to_numpy(dtype=float)
+    X.flags.writeable = y.flags.writeable = False
+    return X, y, [str(c) for c in frame.columns]

@@ -3,6 +3,8 @@
 
 import os
 
+__all__ = ["DEFAULTS"]
+
 DEFAULTS = {
     # Where the SQLite database and the per-fit files live.
     "DATA_DIR": os.path.join(os.getcwd(), "bayesreg-data"),

@@ -12,14 +12,14 @@ import uuid
 
 from flask import Blueprint, current_app, request
 
-from . import jobs, schemas, validation
-from .collection import add_routes, enqueue, reading, require_succeeded, settle, store
+from . import collection, jobs, schemas, validation
+from .collection import dataset, enqueue, reading, require_succeeded, settle, store
 from .errors import invalid
-from .fits import _dataset
+from .schemas import DROPOUT_DEFAULTS
 from .store import DONE
 
-KIND = "mc_dropout"
-bp = Blueprint("dropout", __name__, url_prefix="/v1/dropout/fits")
+KIND, PREFIX, NOUN = "mc_dropout", "/v1/dropout/fits", "MC-dropout fit"
+bp = Blueprint("dropout", __name__, url_prefix=PREFIX)
 
 # The cost of one MC pass of one row, in multiply-adds of one thread (see
 # BAYESREG_MAX_PREDICT_COST): one per weight, MASK_COST per input or hidden unit
@@ -68,7 +68,28 @@ def resource(row):
     }
 
 
-_row_or_404 = add_routes(bp, KIND, "/v1/dropout/fits", resource, "MC-dropout fit")
+@bp.get("")
+def index():
+    return collection.page(KIND, PREFIX, resource)
+
+
+@bp.get("/<fit_id>")
+def show(fit_id):
+    return resource(_row_or_404(fit_id))
+
+
+@bp.delete("/<fit_id>")
+def delete(fit_id):
+    return collection.delete(fit_id, KIND, PREFIX, resource, NOUN)
+
+
+@bp.get("/<fit_id>/data")
+def data(fit_id):
+    return collection.data(fit_id, KIND, NOUN)
+
+
+def _row_or_404(fit_id):
+    return collection.row_or_404(fit_id, KIND, NOUN)
 
 
 @bp.post("")
@@ -79,7 +100,7 @@ def create():
     X, y = validation.check_data(body, cfg)
     source = "json"
     if X is None:
-        X, y, names = _dataset(body["dataset"])
+        X, y, names = dataset(body["dataset"])
         source = body["dataset"]
         validation.check_names(body.get("feature_names"), X.shape[1])
         body.setdefault("feature_names", names)
@@ -93,7 +114,7 @@ def create():
     fit_id = str(uuid.uuid4())
     st = store()
     jobs.save_data(st, fit_id, X, y, names)
-    enqueue(fit_id, KIND, options, names, int(options.get("epochs", 400)), KIND)
+    enqueue(fit_id, KIND, options, names, int(options.get("epochs", DROPOUT_DEFAULTS["epochs"])), KIND)
     row = settle(fit_id, wait)
     done = row["status"] in DONE
     return resource(row), 201 if done else 202, {"Location": f"/v1/dropout/fits/{fit_id}"}
@@ -105,7 +126,7 @@ def predict(fit_id):
     body = validation.parse_json(request, cfg["MAX_JSON_DEPTH"])
     validation.check(schemas.dropout_predict_request(cfg), body)
     require_succeeded(_row_or_404(fit_id))
-    with reading(fit_id, "MC-dropout fit"):
+    with reading(fit_id, NOUN):
         est = jobs.load_dropout(store(), fit_id, cfg["ESTIMATOR_CACHE_BYTES"])
     X = validation.check_dropout_predict(body, est.n_features_in_, est.mc_samples, cfg)
     rows, T = X.shape[0], int(est.mc_samples)
@@ -116,21 +137,21 @@ def predict(fit_id):
                            f"(BAYESREG_MAX_PREDICT_COST); got {rows} x "
                            f"{_per_row(T, weights, units)} = {cost}", status=413)
     prob = body.get("prob", 0.95)
-    summary = est.predict_summary(X, prob=prob)  # one set of T passes for all four
-    deterministic = est.predict_deterministic(X)
-    out = {"fit_id": fit_id, "mean": summary.mean.tolist(), "sd": summary.sd.tolist(),
-           "lower": summary.lower.tolist(), "upper": summary.upper.tolist(),
-           "deterministic": deterministic.tolist(), "prob": prob, "mc_samples": T}
+    summary = est.predict_summary(X, prob=prob).to_dict()  # one set of T passes for all
+    out = {"fit_id": fit_id, **summary,
+           # lower and upper: the former names of obs_low and obs_high, kept for old clients
+           "lower": summary["obs_low"], "upper": summary["obs_high"],
+           "deterministic": est.predict_deterministic(X).tolist(), "prob": prob,
+           "mc_samples": T}
     # within the bound on |X|, a network's products can still overflow: 422, never null
-    validation.check_prediction({"map": out["deterministic"],
-                                 "posterior": {k: out[k] for k in ("mean", "sd", "lower", "upper")}})
+    validation.check_prediction({"map": out["deterministic"], "posterior": summary})
     return jobs.jsonable(out)
 
 
 def _check_one_row(body, n_features, cfg):
     """422 for a network that could not predict even one row within BAYESREG_MAX_PREDICT_COST."""
-    hidden = tuple(body.get("hidden", (50,)))
-    T = body.get("mc_samples", 10_000)
+    hidden = tuple(body.get("hidden", DROPOUT_DEFAULTS["hidden"]))
+    T = body.get("mc_samples", DROPOUT_DEFAULTS["mc_samples"])
     cost, weights, units = predict_cost(1, T, n_features, hidden)
     if cost > cfg["MAX_PREDICT_COST"]:
         raise invalid("mc_samples", f"mc_samples x (weights + {MASK_COST} x units + "

@@ -5,7 +5,12 @@ from http import HTTPStatus
 from flask import Flask, current_app, json
 from werkzeug.exceptions import HTTPException
 
+from bayesreg.validation import InputError
+
+from .jobs import api_name
 from .store import storage_error
+
+__all__ = ["PROBLEM_MIME", "Problem", "invalid", "problem_response", "register"]
 
 PROBLEM_MIME = "application/problem+json"
 
@@ -32,6 +37,7 @@ def invalid(field, message, status=422):
 
 
 def problem_response(problem):
+    """The problem document of ``problem``, with its headers."""
     body = {
         "type": f"https://bayesreg.invalid/problems/{problem.status}",
         "title": problem.title,
@@ -45,6 +51,11 @@ def problem_response(problem):
     for key, value in problem.headers.items():
         response.headers[key] = value
     return response
+
+
+def _from_input(exc):
+    """The core's refusal of an argument, under the API's name of the field."""
+    return invalid(api_name(exc.field), exc.message)
 
 
 def _from_http(exc):
@@ -65,7 +76,10 @@ def _from_http(exc):
 
 
 def register(app: Flask):
+    """Answer every error of ``app`` with a problem document."""
     app.register_error_handler(Problem, problem_response)
+    # the core's own validation, wherever it runs in a request: one translation, here
+    app.register_error_handler(InputError, lambda exc: problem_response(_from_input(exc)))
     app.register_error_handler(HTTPException, lambda exc: problem_response(_from_http(exc)))
 
     def internal(exc):

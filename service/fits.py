@@ -1,20 +1,23 @@
 """The /v1/fits resource: create, read, list, delete, predict, download."""
 
-import functools
 import json
 import os
 import uuid
 
-from bayesreg import load_diabetes
+from bayesreg.priors import Prior
+from bayesreg.validation import InputError
 from flask import Blueprint, current_app, request, send_file
 
-from . import jobs, schemas, validation
+from . import collection, jobs, schemas, validation
 from .errors import Problem, invalid
-from .collection import add_routes, enqueue, reading, require_succeeded, settle, store
+from .collection import dataset, enqueue, reading, require_succeeded, settle, store
 from .store import DONE, storage_error
 
-KIND = "regression"
-bp = Blueprint("fits", __name__, url_prefix="/v1/fits")
+__all__ = ["CD_SWEEPS", "KIND", "NOUN", "PREFIX", "SYNC_METHODS", "bp", "progress", "resource",
+           "settings", "sync_cost"]
+
+KIND, PREFIX, NOUN = "regression", "/v1/fits", "fit"
+bp = Blueprint("fits", __name__, url_prefix=PREFIX)
 
 SYNC_METHODS = ("map", "exact")
 # Worst-case coordinate-descent sweeps of the core's lasso / elastic-net MAP
@@ -32,13 +35,11 @@ def sync_cost(options, n, p):
     factor and inverse (2 p^3) and the draws (draws x chains x p^2).
     """
     small, large = min(n, p), max(n, p)
-    if options["method"] == "exact":
-        draws = options.get("draws", 1000) * options.get("chains", 4)
-        return n * p * p + 2 * p**3 + draws * p * p
-    prior, alpha = options.get("prior", "lasso"), options.get("alpha", 0.1)
-    l1_ratio = {"lasso": 1.0, "ridge": 0.0}.get(prior, options.get("l1_ratio", 0.5))
+    o = {**schemas.FIT_DEFAULTS, **options}
+    if o["method"] == "exact":
+        return n * p * p + 2 * p**3 + o["draws"] * o["chains"] * p * p
     cost = small * small * large
-    if l1_ratio > 0 and alpha > 0:
+    if Prior.create(o["prior"], o["alpha"], o["l1_ratio"]).l1_ratio > 0 and o["alpha"] > 0:
         cost += CD_SWEEPS * (p * p if n >= p else n * p)
     return cost
 
@@ -96,7 +97,28 @@ def settings(request_, ran=None):
     return out
 
 
-_row_or_404 = add_routes(bp, KIND, "/v1/fits", resource, "fit")
+@bp.get("")
+def index():
+    return collection.page(KIND, PREFIX, resource)
+
+
+@bp.get("/<fit_id>")
+def show(fit_id):
+    return resource(_row_or_404(fit_id))
+
+
+@bp.delete("/<fit_id>")
+def delete(fit_id):
+    return collection.delete(fit_id, KIND, PREFIX, resource, NOUN)
+
+
+@bp.get("/<fit_id>/data")
+def data(fit_id):
+    return collection.data(fit_id, KIND, NOUN)
+
+
+def _row_or_404(fit_id):
+    return collection.row_or_404(fit_id, KIND, NOUN)
 
 
 def _succeeded(row, need_posterior=False):
@@ -107,34 +129,28 @@ def _succeeded(row, need_posterior=False):
 
 
 def _body():
+    """The request's options, its data as arrays and feature names, and the data's source."""
     cfg = current_app.config
-    options = schemas.fit_options(cfg)
+    X = y = None
     if request.mimetype == "multipart/form-data":
-        body, source = validation.parse_form(request, options, cfg), "csv"
+        body, X, y = validation.parse_form(request, schemas.fit_options(cfg), cfg)
+        validation.check(schemas.fit_options_request(cfg), body)
+        source = "csv"
     elif request.mimetype == "application/json":
         body, source = validation.parse_json(request, cfg["MAX_JSON_DEPTH"]), "json"
+        validation.check(schemas.fit_request(cfg), body)
     else:
         got = request.mimetype or "none"
         msg = f"must be application/json or multipart/form-data; got {got}"
         raise Problem(415, f"Content-Type {msg}", [{"field": "Content-Type", "message": msg}])
-    validation.check(schemas.fit_request(cfg), body)
-    X, y = validation.check_fit(body, cfg)
+    X, y = validation.check_fit(body, cfg, X, y)
     if X is None:
-        X, y, names = _dataset(body["dataset"])
+        X, y, names = dataset(body["dataset"])
         source = body["dataset"]
         validation.check_names(body.get("feature_names"), X.shape[1])
         body.setdefault("feature_names", names)
     names = body.get("feature_names") or [f"x{j}" for j in range(X.shape[1])]
     return body, X, y, names, source
-
-
-@functools.lru_cache(maxsize=None)
-def _dataset(name):
-    """Embedded demo data, read once per process (scikit-learn parses a CSV per call)."""
-    frame, target = {"diabetes": load_diabetes}[name]()
-    X, y = frame.to_numpy(dtype=float), target.to_numpy(dtype=float)
-    X.flags.writeable = y.flags.writeable = False  # shared by all requests
-    return X, y, [str(c) for c in frame.columns]
 
 
 @bp.post("")
@@ -143,23 +159,24 @@ def create():
     body, X, y, names, source = _body()
     wait = body.pop("wait", False)
     options = {k: v for k, v in body.items() if k not in ("X", "y", "feature_names")}
-    options.setdefault("method", "nuts")
+    options.setdefault("method", schemas.FIT_DEFAULTS["method"])
     options.update(source=source, n_samples=int(X.shape[0]), n_features=int(X.shape[1]))
-    method = options["method"]
-    draws, chains = options.get("draws", 1000), options.get("chains", 4)
+    o = {**schemas.FIT_DEFAULTS, **options}
+    method, draws, chains = o["method"], o["draws"], o["chains"]
     cells = draws * chains * X.shape[1]
     if method in ("nuts", "exact") and cells > cfg["MAX_POSTERIOR_CELLS"]:
         raise invalid("draws", f"draws x chains x features must be <= {cfg['MAX_POSTERIOR_CELLS']} "
                                f"(BAYESREG_MAX_POSTERIOR_CELLS); got {draws} x {chains} x "
                                f"{X.shape[1]} = {cells}")
+    sync = method in SYNC_METHODS and sync_cost(options, *X.shape) <= cfg["MAX_SYNC_COST"]
     fit_id = str(uuid.uuid4())
     st = store()
     jobs.save_data(st, fit_id, X, y, names)
-    if method in SYNC_METHODS and sync_cost(options, *X.shape) <= cfg["MAX_SYNC_COST"]:
+    if sync:
         return _create_sync(st, fit_id, options, X, y, names)
 
     # nuts, and map or exact fits too costly for the request thread: the worker pool
-    total = chains * (draws + options.get("tune", 1000)) if method == "nuts" else 0
+    total = chains * (draws + o["tune"]) if method == "nuts" else 0
     enqueue(fit_id, method, options, names, total, KIND)
     row = settle(fit_id, wait)
     done = row["status"] in DONE
@@ -173,13 +190,9 @@ def _create_sync(st, fit_id, options, X, y, names):
         result = jobs.fit(st, fit_id, options, X, y, names)
         checksums = jobs.file_checksums(st, fit_id, (jobs.DATA_FILE, jobs.MODEL_FILE))
         status, error = "succeeded", None
-    except ValueError as exc:
-        if getattr(exc, "field", None) is not None:
-            jobs.discard(st, fit_id)
-            # the core's parameter names, in the API's words
-            field = {"random_seed": "seed"}.get(exc.field, exc.field)
-            raise invalid(field, exc.message) from None
-        result, status, error = None, "failed", jobs.error_of(exc)
+    except InputError:  # the core refused an argument: a 422 (errors.py), nothing kept
+        jobs.discard(st, fit_id)
+        raise
     except Exception as exc:  # a numerical failure is the fit's outcome, kept and reported
         if storage_error(exc) is not None:  # the disk's fault, not the fit's: 507/503
             jobs.discard(st, fit_id)

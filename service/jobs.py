@@ -21,6 +21,13 @@ from bayesreg.model import Cancelled
 
 from .store import CANCELLED_RUNNING, storage_error
 
+__all__ = ["CORE_NAMES", "DATA_FILE", "DROPOUT_MODEL", "DROPOUT_OPTIONS", "ESTIMATOR_OPTIONS",
+           "MODELS", "MODEL_FILE", "SETTINGS", "ModelCache", "Stopped", "Watch", "api_name",
+           "core_kwargs", "damaged_files", "discard", "dropout_estimator", "error_of",
+           "estimator", "file_checksums", "fit", "fit_dropout", "jsonable", "load_data",
+           "load_dropout", "load_estimator", "persist", "run_claimed", "save_atomically",
+           "save_data", "sha256_file"]
+
 log = logging.getLogger(__name__)
 DATA_FILE = "data.npz"
 MODEL_FILE = "model.nc"
@@ -29,7 +36,7 @@ MODEL_FILE = "model.nc"
 SETTINGS = ("prior", "alpha", "l1_ratio", "sigma", "fit_intercept", "standardize", "learn_alpha",
             "method", "draws", "tune", "chains", "seed", "hdi_prob", "time_limit")
 ESTIMATOR_OPTIONS = ("prior", "alpha", "l1_ratio", "sigma", "fit_intercept", "standardize",
-                     "learn_alpha", "draws", "tune", "chains", "hdi_prob")
+                     "learn_alpha", "draws", "tune", "chains", "hdi_prob", "seed", "method")
 
 
 def jsonable(value):
@@ -45,9 +52,33 @@ def jsonable(value):
     return value
 
 
+def _seed_name(estimator, former):
+    """``{"seed": former}`` while ``estimator``'s constructor calls its seed ``former``."""
+    return {} if "seed" in estimator().get_params() else {"seed": former}
+
+
+#: The API's names of the estimators' constructor arguments where they differ: the one place
+#: they are translated, both ways (requests in, the core's ``InputError.field`` out). Each
+#: estimator's seed is ``seed`` in the API; a core that still says ``random_seed`` or
+#: ``random_state`` gets its own name.
+CORE_NAMES = {"regression": _seed_name(BayesianRegression, "random_seed"),
+              "mc_dropout": _seed_name(MCDropoutRegressor, "random_state")}
+_API_NAMES = {"random_seed": "seed", "random_state": "seed"}
+
+
+def core_kwargs(options, names, kind):
+    """The constructor keywords of ``kind``'s estimator from the request's ``names``."""
+    rename = CORE_NAMES[kind]
+    return {rename.get(k, k): options[k] for k in names if k in options}
+
+
+def api_name(field):
+    """The API's name of a core parameter (``random_seed`` -> ``seed``); others as they are."""
+    return _API_NAMES.get(field, field)
+
+
 def estimator(options):
-    kwargs = {k: options[k] for k in ESTIMATOR_OPTIONS if k in options}
-    return BayesianRegression(random_seed=options.get("seed"), **kwargs)
+    return BayesianRegression(**core_kwargs(options, ESTIMATOR_OPTIONS, "regression"))
 
 
 def save_data(store, fit_id, X, y, feature_names):
@@ -78,8 +109,7 @@ def fit(store, fit_id, options, X, y, feature_names, progress=None, should_stop=
     ``Cancelled`` when ``should_stop()`` turned true while sampling.
     """
     est = estimator(options)
-    est.fit(X, y, method=options.get("method", "nuts"), feature_names=feature_names,
-            progress=progress, should_stop=should_stop)
+    est.fit(X, y, feature_names=feature_names, progress=progress, should_stop=should_stop)
     # The core's save() holds posterior + MAP + parameters: enough to predict,
     # summarize and plot after a restart; with a posterior it is plain ArviZ netCDF.
     save_atomically(est, store.path(fit_id, MODEL_FILE))
@@ -103,49 +133,32 @@ def save_atomically(est, path):
         raise
 
 
-# Request fields of POST /v1/dropout/fits that are constructor arguments ("seed" is random_state).
+# Request fields of POST /v1/dropout/fits that are constructor arguments.
 DROPOUT_OPTIONS = ("hidden", "dropout", "tau", "length_scale", "epochs", "batch_size",
-                   "learning_rate", "mc_samples", "standardize")
+                   "learning_rate", "mc_samples", "standardize", "seed")
 DROPOUT_MODEL = "model.npz"
 # No lock around MC-dropout predictions: each call draws its masks from a NumPy
 # Generator of its own (bayesreg.dropout), so HTTP threads predict side by side.
 
 
 def dropout_estimator(options):
-    kwargs = {k: options[k] for k in DROPOUT_OPTIONS if k in options}
+    kwargs = core_kwargs(options, DROPOUT_OPTIONS, "mc_dropout")
     if "hidden" in kwargs:
         kwargs["hidden"] = tuple(kwargs["hidden"])
-    return MCDropoutRegressor(random_state=options.get("seed"), **kwargs)
+    return MCDropoutRegressor(**kwargs)
 
 
 def fit_dropout(store, fit_id, options, X, y, progress=None):
-    """Train, write the model file atomically, and summarize the fit on its training data."""
-    est = dropout_estimator(options)
-    start = time.perf_counter()
-    est.fit(X, y, progress=progress)
-    trained = time.perf_counter()
-    mean = est.predict(X)
-    loglik = est.log_likelihood(X, y)
-    evaluated = time.perf_counter()
+    """Train and evaluate on the training data, write the model file atomically; the result
+    is the estimator's ``to_dict()``."""
+    est = dropout_estimator(options).fit(X, y, progress=progress, evaluate=True)
     save_atomically(est, store.path(fit_id, DROPOUT_MODEL))
-    return jsonable({
-        "train_rmse": float(np.sqrt(np.mean((y - mean) ** 2))),
-        "log_likelihood_train": float(loglik),
-        "final_loss": float(est.loss_curve_[-1]),
-        "tau": est.tau_,
-        "dropout": est.dropout_,
-        "weight_decay": est.weight_decay_,
-        "hidden": list(est.hidden_),
-        "n_features": int(est.n_features_in_),
-        "n_samples": int(X.shape[0]),
-        "epochs": int(est.epochs),
-        "mc_samples": int(est.mc_samples),
-        "timing": {"train_s": trained - start, "evaluate_s": evaluated - trained},
-    })
+    return est.to_dict()
 
 
 def error_of(exc):
     field = getattr(exc, "field", None)
+    field = None if field is None else api_name(field)
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     if field is None:
         message = f"{type(exc).__name__}: {message}"

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, redirect
 
 from . import openapi
 
+__all__ = ["bp"]
 bp = Blueprint("meta", __name__)
 
 

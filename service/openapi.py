@@ -1,29 +1,144 @@
-"""The OpenAPI 3.1 document, assembled from the schemas that validate requests."""
+"""The OpenAPI 3.1 document: a table of the routes (``ROUTES``) and the schemas that validate
+requests (``COMPONENTS``), assembled per request with the app's caps."""
 
 import html
 import json
+from typing import NamedTuple
 
 from . import schemas
 
+__all__ = ["COMPONENTS", "ROUTES", "Route", "docs_html", "document"]
 
-def _problem(description):
-    return {"description": description,
-            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+INFO = ("Bayesian regularized regression: the MAP of ridge, lasso and elastic net beside the "
+        "full posterior. Errors are RFC 9457 problem documents. Besides the responses listed "
+        "per route, any route may answer 405 (a method it does not have) and, from the "
+        "buffering front before the route runs: 400 (malformed HTTP framing), 408 (a client "
+        "too slow to send), 413 (a declared body above the cap), 431 (a request head above "
+        "64 KiB), 501 (a transfer coding other than chunked) and 503 with Retry-After (too "
+        "many connections or buffered bodies, or the HTTP workers restarting).")
 
+#: Components: a schema, or a function of the app's configuration (its caps) giving one.
+COMPONENTS = {
+    "FitRequest": schemas.fit_request, "FitForm": schemas.fit_form,
+    "PredictRequest": schemas.predict_request, "Fit": schemas.FIT, "FitList": schemas.FIT_LIST,
+    "FitData": schemas.FIT_DATA, "Prediction": schemas.PREDICTION,
+    "DropoutFitRequest": schemas.dropout_request,
+    "DropoutPredictRequest": schemas.dropout_predict_request, "DropoutFit": schemas.DROPOUT_FIT,
+    "DropoutFitList": schemas.DROPOUT_FIT_LIST, "DropoutPrediction": schemas.DROPOUT_PREDICTION,
+    "Health": schemas.HEALTH, "Problem": schemas.PROBLEM,
+}
 
-def _json(ref, description, headers=None):
-    out = {"description": description,
-           "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
-    if headers:
-        out["headers"] = headers
-    return out
-
+#: What each error code means, unless a route says otherwise.
+WHY = {400: "Malformed JSON or nesting too deep.", 404: "No such fit.",
+       409: "The fit has not succeeded (queued, running, failed, cancelled; a fit whose files "
+            "are damaged is failed), or it has no posterior (method map).",
+       413: "Body or problem size above a cap.", 415: "Unsupported Content-Type.",
+       422: "The request violates the schema or a semantic rule; errors[] names the fields.",
+       503: "The fit queue is full, or the disk is read-only; see Retry-After.",
+       507: "The disk is full: nothing of the request was stored. DELETE works and frees "
+            "space."}
+# The cases in which each DELETE and data read answers what the general text does not say.
+DELETE_WHY = {409: "The fit changed state during the DELETE (it ended as the cancel was "
+                   "recorded); retry.",
+              503: "The disk is read-only: nothing was deleted."}
+DATA_WHY = {409: "The data file is damaged (its checksum changed); the fit is failed."}
 
 _LOCATION = {"Location": {"schema": {"type": "string"}, "description": "URL of the fit."}}
 _DROPOUT_LOCATION = {"Location": {"schema": {"type": "string"},
                                   "description": "URL of the MC-dropout fit."}}
+_CREATED = (400, 413, 415, 422, 503, 507)
+_PREDICTED = (400, 404, 409, 413, 415, 422)
+_FIT_BODY = {"application/json": "FitRequest", "multipart/form-data": "FitForm"}
+
+
+class Route(NamedTuple):
+    """One operation: ``ok`` maps a success code to ``(body, description[, headers])``, where
+    body is a component's name, a media type (binary content) or None; ``errors`` are the
+    problem codes it answers, described by ``WHY`` unless ``why`` says otherwise; ``body`` is
+    the request's component (or media type -> component); ``paged`` takes limit and offset."""
+
+    path: str
+    method: str
+    operation: str
+    summary: str
+    ok: dict
+    errors: tuple = ()
+    why: dict = {}
+    body: object = None
+    paged: bool = False
+
+
+ROUTES = [
+    Route("/", "get", "root", "Redirects to /docs, this document as a page.",
+          {302: (None, "To /docs.", {"Location": {"schema": {"type": "string"}}})}),
+    Route("/health", "get", "health", "Liveness, queue depth and sampling workers.",
+          {200: ("Health", "Service status.")}),
+    Route("/v1/fits", "post", "createFit",
+          "Fit a model (JSON body, or a CSV upload as multipart/form-data).",
+          {201: ("Fit", "Finished fit (map, exact, or nuts with wait).", _LOCATION),
+           202: ("Fit", "Queued (nuts, or map/exact over BAYESREG_MAX_SYNC_COST); poll Location.",
+                 _LOCATION)}, _CREATED, body=_FIT_BODY),
+    Route("/v1/fits", "get", "listFits", "List fits, newest first.",
+          {200: ("FitList", "A page of fits.")}, (422,), paged=True),
+    Route("/v1/fits/{fit_id}", "get", "getFit", "One fit, with progress while it samples.",
+          {200: ("Fit", "The fit.")}, (404,)),
+    Route("/v1/fits/{fit_id}", "delete", "deleteFit",
+          "Delete a fit and its files; a running fit is cancelled.",
+          {204: (None, "Deleted."),
+           202: ("Fit", "The fit is running: it is asked to stop and ends as cancelled; DELETE "
+                        "it again to remove it.")}, (404, 409, 503), DELETE_WHY),
+    Route("/v1/fits/{fit_id}/data", "get", "getFitData", "The data the fit was made from.",
+          {200: ("FitData", "X, y and feature names.")}, (404, 409), DATA_WHY),
+    Route("/v1/fits/{fit_id}/predict", "post", "predict",
+          "MAP prediction, posterior predictive mean and HDIs.",
+          {200: ("Prediction", "Predictions.")}, _PREDICTED, body="PredictRequest"),
+    Route("/v1/fits/{fit_id}/posterior.nc", "get", "getPosterior",
+          "The posterior as ArviZ InferenceData netCDF.",
+          {200: ("application/x-netcdf", "netCDF file.")}, (404, 409)),
+    Route("/v1/fits/{fit_id}/plot.png", "get", "getPlot",
+          "Forest plot: posterior HDI per coefficient, MAP marked.",
+          {200: ("image/png", "PNG image.")}, (404, 409)),
+    Route("/v1/dropout/fits", "post", "createDropoutFit",
+          "Train an MC-dropout network in the worker pool (JSON body).",
+          {201: ("DropoutFit", "Finished fit (with wait).", _DROPOUT_LOCATION),
+           202: ("DropoutFit", "Training queued; poll Location.", _DROPOUT_LOCATION)},
+          _CREATED, body="DropoutFitRequest"),
+    Route("/v1/dropout/fits", "get", "listDropoutFits", "List MC-dropout fits, newest first.",
+          {200: ("DropoutFitList", "A page of MC-dropout fits.")}, (422,), paged=True),
+    Route("/v1/dropout/fits/{fit_id}", "get", "getDropoutFit",
+          "One MC-dropout fit, with epochs done while it trains.",
+          {200: ("DropoutFit", "The fit.")}, (404,)),
+    Route("/v1/dropout/fits/{fit_id}", "delete", "deleteDropoutFit",
+          "Delete an MC-dropout fit and its files; a running one is cancelled.",
+          {204: (None, "Deleted."),
+           202: ("DropoutFit", "Training is running: it is asked to stop and ends as cancelled; "
+                               "DELETE it again to remove it.")}, (404, 409, 503), DELETE_WHY),
+    Route("/v1/dropout/fits/{fit_id}/data", "get", "getDropoutFitData",
+          "The data the network was trained on.",
+          {200: ("FitData", "X, y and feature names.")}, (404, 409), DATA_WHY),
+    Route("/v1/dropout/fits/{fit_id}/predict", "post", "predictDropout",
+          "MC predictive mean, sd (incl. 1/tau), central interval and the deterministic "
+          "(weight-scaled) prediction.",
+          {200: ("DropoutPrediction", "Predictions.")}, _PREDICTED, body="DropoutPredictRequest"),
+]
+
 _ID = {"name": "fit_id", "in": "path", "required": True,
        "schema": {"type": "string", "format": "uuid"}}
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _response(body, description, headers=None):
+    out = {"description": description}
+    if body is not None:
+        schema = {"type": "string", "format": "binary"} if "/" in body else _ref(body)
+        mime = body if "/" in body else "application/json"
+        out["content"] = {mime: {"schema": schema}}
+    if headers:
+        out["headers"] = headers
+    return out
 
 
 def _page_parameters(cfg):
@@ -34,173 +149,33 @@ def _page_parameters(cfg):
         {"name": "status", "in": "query", "schema": {"type": "string", "enum": schemas.STATUSES}}]
 
 
-_WHY = {400: "Malformed JSON or nesting too deep.", 404: "No such fit.",
-        409: "The fit has not succeeded (queued, running, failed, cancelled; a fit whose files "
-             "are damaged is failed), or it has no posterior (method map).",
-        413: "Body or problem size above a cap.", 415: "Unsupported Content-Type.",
-        422: "The request violates the schema or a semantic rule; errors[] names the fields.",
-        503: "The fit queue is full, or the disk is read-only; see Retry-After.",
-        507: "The disk is full: nothing of the request was stored. DELETE works and frees "
-             "space."}
-
-
-def _errors(*codes, why=None):
-    """Problem responses for ``codes``; ``why`` overrides a code's general description."""
-    text = {**_WHY, **(why or {})}
-    return {str(code): _problem(text[code]) for code in codes}
-
-
-# The cases in which each DELETE and data read answers what the general text does not say.
-_DELETE_WHY = {409: "The fit changed state during the DELETE (it ended as the cancel was "
-                    "recorded); retry.",
-               503: "The disk is read-only: nothing was deleted."}
-_DATA_WHY = {409: "The data file is damaged (its checksum changed); the fit is failed."}
+def _operation(route, cfg):
+    op = {"summary": route.summary, "operationId": route.operation}
+    if route.paged:
+        op["parameters"] = _page_parameters(cfg)
+    if route.body is not None:
+        media = route.body if isinstance(route.body, dict) else {"application/json": route.body}
+        op["requestBody"] = {"required": True, "content": {
+            mime: {"schema": _ref(name)} for mime, name in media.items()}}
+    why = {**WHY, **route.why}
+    op["responses"] = {
+        **{str(code): _response(*spec) for code, spec in route.ok.items()},
+        **{str(code): {"description": why[code], "content": {
+            "application/problem+json": {"schema": _ref("Problem")}}} for code in route.errors}}
+    return op
 
 
 def document(cfg, version):
-    fit_ref = {"$ref": "#/components/schemas/FitRequest"}
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "bayesreg", "version": version,
-                 "description": "Bayesian regularized regression: the MAP of ridge, lasso and "
-                                "elastic net beside the full posterior. Errors are RFC 9457 "
-                                "problem documents. Besides the responses listed per route, "
-                                "any route may answer 405 (a method it does not have) and, "
-                                "from the buffering front before the route runs: 400 "
-                                "(malformed HTTP framing), 408 (a client too slow to send), "
-                                "413 (a declared body above the cap), 431 (a request head "
-                                "above 64 KiB), 501 (a transfer coding other than chunked) "
-                                "and 503 with Retry-After (too many connections or buffered "
-                                "bodies, or the HTTP workers restarting)."},
-        "paths": {
-            "/": {"get": {
-                "summary": "Redirects to /docs, this document as a page.",
-                "operationId": "root",
-                "responses": {"302": {"description": "To /docs.", "headers": {
-                    "Location": {"schema": {"type": "string"}}}}}}},
-            "/health": {"get": {
-                "summary": "Liveness, queue depth and sampling workers.",
-                "operationId": "health",
-                "responses": {"200": _json("Health", "Service status.")}}},
-            "/v1/fits": {
-                "post": {
-                    "summary": "Fit a model (JSON body, or a CSV upload as multipart/form-data).",
-                    "operationId": "createFit",
-                    "requestBody": {"required": True, "content": {
-                        "application/json": {"schema": fit_ref},
-                        "multipart/form-data": {"schema": {"$ref": "#/components/schemas/FitForm"}}}},
-                    "responses": {
-                        "201": _json("Fit", "Finished fit (map, exact, or nuts with wait).", _LOCATION),
-                        "202": _json("Fit", "Queued (nuts, or map/exact over BAYESREG_MAX_SYNC_COST); "
-                                             "poll Location.", _LOCATION),
-                        **_errors(400, 413, 415, 422, 503, 507)}},
-                "get": {
-                    "summary": "List fits, newest first.",
-                    "operationId": "listFits",
-                    "parameters": _page_parameters(cfg),
-                    "responses": {"200": _json("FitList", "A page of fits."), **_errors(422)}}},
-            "/v1/fits/{fit_id}": {
-                "parameters": [_ID],
-                "get": {"summary": "One fit, with progress while it samples.",
-                        "operationId": "getFit",
-                        "responses": {"200": _json("Fit", "The fit."), **_errors(404)}},
-                "delete": {"summary": "Delete a fit and its files; a running fit is cancelled.",
-                           "operationId": "deleteFit",
-                           "responses": {"204": {"description": "Deleted."},
-                                         "202": _json("Fit", "The fit is running: it is asked to "
-                                                      "stop and ends as cancelled; DELETE it "
-                                                      "again to remove it."),
-                                         **_errors(404, 409, 503, why=_DELETE_WHY)}}},
-            "/v1/fits/{fit_id}/data": {
-                "parameters": [_ID],
-                "get": {"summary": "The data the fit was made from.", "operationId": "getFitData",
-                        "responses": {"200": _json("FitData", "X, y and feature names."),
-                                      **_errors(404, 409, why=_DATA_WHY)}}},
-            "/v1/fits/{fit_id}/predict": {
-                "parameters": [_ID],
-                "post": {"summary": "MAP prediction, posterior predictive mean and HDIs.",
-                         "operationId": "predict",
-                         "requestBody": {"required": True, "content": {"application/json": {
-                             "schema": {"$ref": "#/components/schemas/PredictRequest"}}}},
-                         "responses": {"200": _json("Prediction", "Predictions."),
-                                       **_errors(400, 404, 409, 413, 415, 422)}}},
-            "/v1/fits/{fit_id}/posterior.nc": {
-                "parameters": [_ID],
-                "get": {"summary": "The posterior as ArviZ InferenceData netCDF.",
-                        "operationId": "getPosterior",
-                        "responses": {"200": {"description": "netCDF file.", "content": {
-                            "application/x-netcdf": {"schema": {"type": "string", "format": "binary"}}}},
-                            **_errors(404, 409)}}},
-            "/v1/fits/{fit_id}/plot.png": {
-                "parameters": [_ID],
-                "get": {"summary": "Forest plot: posterior HDI per coefficient, MAP marked.",
-                        "operationId": "getPlot",
-                        "responses": {"200": {"description": "PNG image.", "content": {
-                            "image/png": {"schema": {"type": "string", "format": "binary"}}}},
-                            **_errors(404, 409)}}},
-            "/v1/dropout/fits": {
-                "post": {
-                    "summary": "Train an MC-dropout network in the worker pool (JSON body).",
-                    "operationId": "createDropoutFit",
-                    "requestBody": {"required": True, "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/DropoutFitRequest"}}}},
-                    "responses": {
-                        "201": _json("DropoutFit", "Finished fit (with wait).", _DROPOUT_LOCATION),
-                        "202": _json("DropoutFit", "Training queued; poll Location.",
-                                     _DROPOUT_LOCATION),
-                        **_errors(400, 413, 415, 422, 503, 507)}},
-                "get": {
-                    "summary": "List MC-dropout fits, newest first.",
-                    "operationId": "listDropoutFits",
-                    "parameters": _page_parameters(cfg),
-                    "responses": {"200": _json("DropoutFitList", "A page of MC-dropout fits."),
-                                  **_errors(422)}}},
-            "/v1/dropout/fits/{fit_id}": {
-                "parameters": [_ID],
-                "get": {"summary": "One MC-dropout fit, with epochs done while it trains.",
-                        "operationId": "getDropoutFit",
-                        "responses": {"200": _json("DropoutFit", "The fit."), **_errors(404)}},
-                "delete": {"summary": "Delete an MC-dropout fit and its files; a running one is "
-                                      "cancelled.",
-                           "operationId": "deleteDropoutFit",
-                           "responses": {"204": {"description": "Deleted."},
-                                         "202": _json("DropoutFit", "Training is running: it is "
-                                                      "asked to stop and ends as cancelled; "
-                                                      "DELETE it again to remove it."),
-                                         **_errors(404, 409, 503, why=_DELETE_WHY)}}},
-            "/v1/dropout/fits/{fit_id}/data": {
-                "parameters": [_ID],
-                "get": {"summary": "The data the network was trained on.",
-                        "operationId": "getDropoutFitData",
-                        "responses": {"200": _json("FitData", "X, y and feature names."),
-                                      **_errors(404, 409, why=_DATA_WHY)}}},
-            "/v1/dropout/fits/{fit_id}/predict": {
-                "parameters": [_ID],
-                "post": {"summary": "MC predictive mean, sd (incl. 1/tau), central interval "
-                                    "and the deterministic (weight-scaled) prediction.",
-                         "operationId": "predictDropout",
-                         "requestBody": {"required": True, "content": {"application/json": {
-                             "schema": {"$ref": "#/components/schemas/DropoutPredictRequest"}}}},
-                         "responses": {"200": _json("DropoutPrediction", "Predictions."),
-                                       **_errors(400, 404, 409, 413, 415, 422)}}},
-        },
-        "components": {"schemas": {
-            "FitRequest": schemas.fit_request(cfg),
-            "FitForm": schemas.fit_form(cfg),
-            "PredictRequest": schemas.predict_request(cfg),
-            "Fit": schemas.FIT,
-            "FitList": schemas.FIT_LIST,
-            "FitData": schemas.FIT_DATA,
-            "Prediction": schemas.PREDICTION,
-            "DropoutFitRequest": schemas.dropout_request(cfg),
-            "DropoutPredictRequest": schemas.dropout_predict_request(cfg),
-            "DropoutFit": schemas.DROPOUT_FIT,
-            "DropoutFitList": schemas.DROPOUT_FIT_LIST,
-            "DropoutPrediction": schemas.DROPOUT_PREDICTION,
-            "Health": schemas.HEALTH,
-            "Problem": schemas.PROBLEM,
-        }},
-    }
+    """The OpenAPI 3.1 document of the app configured by ``cfg``: ``ROUTES`` and the schemas."""
+    paths = {}
+    for route in ROUTES:
+        item = paths.setdefault(route.path, {"parameters": [_ID]} if "{fit_id}" in route.path
+                                else {})
+        item[route.method] = _operation(route, cfg)
+    components = {name: spec(cfg) if callable(spec) else spec for name, spec in COMPONENTS.items()}
+    return {"openapi": "3.1.0",
+            "info": {"title": "bayesreg", "version": version, "description": INFO},
+            "paths": paths, "components": {"schemas": components}}
 
 
 def docs_html(doc) -> str:

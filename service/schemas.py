@@ -2,15 +2,26 @@
 
 They are the one source of truth: ``validation`` checks requests against them
 and ``openapi`` publishes them. Caps come from the app's configuration, so the
-published limits are the enforced ones. Numeric bounds come from the core
-(``bayesreg._validation.BOUNDS``), which refuses the same values.
+published limits are the enforced ones. The core supplies the rest: the priors
+and methods (``bayesreg.priors.PRIORS``, ``bayesreg.estimator.METHODS``), every
+default (the estimators' constructors) and the numeric bounds
+(``bayesreg.validation.BOUNDS``), which it refuses too.
 """
 
-from bayesreg.validation import BOUNDS, REASONS
+from bayesreg import BayesianRegression, MCDropoutRegressor
 from bayesreg.diagnostics import MIN_DIAGNOSTIC_DRAWS
+from bayesreg.estimator import METHODS as _CORE_METHODS
+from bayesreg.priors import PRIORS as _CORE_PRIORS
+from bayesreg.validation import BOUNDS, REASONS
 
-PRIORS = ["elastic_net", "lasso", "ridge"]
-METHODS = ["exact", "map", "nuts"]
+__all__ = ["DATA", "DATASETS", "DATUM", "DROPOUT_DEFAULTS", "DROPOUT_FIT", "DROPOUT_FIT_LIST",
+           "DROPOUT_PREDICTION", "FIT", "FIT_DATA", "FIT_DEFAULTS", "FIT_LIST", "HEALTH", "MATRIX",
+           "METHODS", "NAME_PATTERN", "PREDICTION", "PRIORS", "PROBLEM", "STATUSES",
+           "dropout_options", "dropout_predict_request", "dropout_request", "fit_form",
+           "fit_options", "fit_options_request", "fit_request", "predict_request"]
+
+PRIORS = sorted(_CORE_PRIORS)
+METHODS = sorted(_CORE_METHODS)
 DATASETS = ["diabetes"]
 STATUSES = ["cancelled", "failed", "queued", "running", "succeeded"]
 
@@ -28,8 +39,27 @@ MATRIX = {
 #: no control characters (C0, DEL, C1): names are stored, echoed in JSON and drawn in plots
 NAME_PATTERN = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
 
-# Fields of a fit request other than the data; the CSV form accepts the same.
+
+def _defaults(estimator, names):
+    """The constructor defaults of ``estimator`` for the API's ``names`` (tuples as lists)."""
+    params = estimator().get_params()
+    return {name: list(params[name]) if isinstance(params[name], tuple) else params[name]
+            for name in names}
+
+
+#: what a fit runs with when the request does not say: the estimators' own defaults
+FIT_DEFAULTS = {**_defaults(BayesianRegression, (
+    "prior", "alpha", "l1_ratio", "sigma", "fit_intercept", "standardize", "learn_alpha",
+    "method", "draws", "tune", "chains", "hdi_prob")), "seed": None}
+DROPOUT_DEFAULTS = {**_defaults(MCDropoutRegressor, (
+    "hidden", "dropout", "tau", "length_scale", "epochs", "batch_size", "learning_rate",
+    "mc_samples", "standardize")), "seed": None}
+
+
 def fit_options(cfg):
+    """The fields of a fit request other than the data (the CSV form accepts the same), with
+    the estimator's defaults."""
+    d = FIT_DEFAULTS
     return {
         "feature_names": {
             "type": "array",
@@ -39,37 +69,41 @@ def fit_options(cfg):
             "description": "One name per column of X; defaults to x0, x1, ... Names hold no "
                            "control characters and no lone surrogates.",
         },
-        "prior": {"type": "string", "enum": PRIORS, "default": "lasso"},
-        "alpha": {"type": "number", "minimum": 0, "maximum": BOUNDS.alpha, "default": 0.1,
+        "prior": {"type": "string", "enum": PRIORS, "default": d["prior"]},
+        "alpha": {"type": "number", "minimum": 0, "maximum": BOUNDS.alpha, "default": d["alpha"],
                   "x-reason": REASONS["alpha"],
                   "description": "Penalty strength in scikit-learn's ElasticNet convention."},
-        "l1_ratio": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5,
+        "l1_ratio": {"type": "number", "minimum": 0, "maximum": 1, "default": d["l1_ratio"],
                      "description": "Share of the L1 penalty; used by prior elastic_net."},
         "sigma": {"type": ["number", "null"], "minimum": BOUNDS.sigma_low,
-                  "maximum": BOUNDS.sigma_high, "default": None, "x-reason": REASONS["sigma"],
+                  "maximum": BOUNDS.sigma_high, "default": d["sigma"],
+                  "x-reason": REASONS["sigma"],
                   "description": "Known noise scale, at least eps x max|y| (the rounding of "
                                  "y) for exact and nuts; null learns it, which needs more rows "
                                  "than the intercept takes (and under alpha = 0 the "
                                  "coefficients too)."},
-        "fit_intercept": {"type": "boolean", "default": True},
-        "standardize": {"type": "boolean", "default": False},
-        "learn_alpha": {"type": "boolean", "default": False},
-        "method": {"type": "string", "enum": METHODS, "default": "nuts",
+        "fit_intercept": {"type": "boolean", "default": d["fit_intercept"]},
+        "standardize": {"type": "boolean", "default": d["standardize"]},
+        "learn_alpha": {"type": "boolean", "default": d["learn_alpha"]},
+        "method": {"type": "string", "enum": METHODS, "default": d["method"],
                    "description": "map and exact answer at once (201) when their worst-case cost "
                                   "is within BAYESREG_MAX_SYNC_COST, else they are queued like "
                                   "nuts (202)."},
         "draws": {"type": "integer", "minimum": MIN_DIAGNOSTIC_DRAWS, "maximum": cfg["MAX_DRAWS"],
-                  "default": 1000,
+                  "default": d["draws"],
                   "x-reason": f"rank-normalized split r_hat and ESS (ArviZ) need at least "
                               f"{MIN_DIAGNOSTIC_DRAWS} draws per chain, and HDIs from fewer "
                               f"mean nothing",
                   "description": "Draws per chain. Fewer than 100 succeed with a diagnostics "
                                  "warning (too few to check convergence reliably, as in PyMC)."},
-        "tune": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_TUNE"], "default": 1000},
-        "chains": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_CHAINS"], "default": 4},
-        "seed": {"type": ["integer", "null"], "minimum": 0, "maximum": 2**32 - 1, "default": None},
+        "tune": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_TUNE"],
+                 "default": d["tune"]},
+        "chains": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_CHAINS"],
+                   "default": d["chains"]},
+        "seed": {"type": ["integer", "null"], "minimum": 0, "maximum": 2**32 - 1,
+                 "default": d["seed"]},
         "hdi_prob": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
-                     "default": 0.94},
+                     "default": d["hdi_prob"]},
         "wait": {"type": "boolean", "default": False,
                  "description": "For nuts: hold the request until the fit ends "
                                 "(at most BAYESREG_WAIT_TIMEOUT s)."},
@@ -108,6 +142,11 @@ def fit_request(cfg):
             {"required": ["dataset"], "not": {"anyOf": [{"required": ["X"]}, {"required": ["y"]}]}},
         ],
     }
+
+
+def fit_options_request(cfg):
+    """The fields of a CSV upload once parsed: a fit request's options, its data aside."""
+    return {"type": "object", "additionalProperties": False, "properties": fit_options(cfg)}
 
 
 def fit_form(cfg):
@@ -284,29 +323,31 @@ PROBLEM = {
 # --------------------------------------------------------------------------
 
 def dropout_options(cfg):
+    """The fields of an MC-dropout request other than the data, with the estimator's defaults."""
+    d = DROPOUT_DEFAULTS
     return {
         "feature_names": fit_options(cfg)["feature_names"],
-        "hidden": {"type": "array", "maxItems": cfg["MAX_HIDDEN_LAYERS"], "default": [50],
+        "hidden": {"type": "array", "maxItems": cfg["MAX_HIDDEN_LAYERS"], "default": d["hidden"],
                    "items": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_HIDDEN_UNITS"]},
                    "description": "Widths of the hidden ReLU layers; [] for a linear model."},
-        "dropout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.05,
+        "dropout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": d["dropout"],
                     "description": "Drop probability of the inputs and of every hidden layer."},
-        "tau": {"type": "number", "exclusiveMinimum": 0, "default": 1.0,
+        "tau": {"type": "number", "exclusiveMinimum": 0, "default": d["tau"],
                 "description": "Model precision in the units of y (predictive noise 1/tau)."},
-        "length_scale": {"type": "number", "minimum": 0, "default": 0.01,
+        "length_scale": {"type": "number", "minimum": 0, "default": d["length_scale"],
                          "description": "Prior length-scale l of the weight decay "
                                         "l^2 (1 - dropout) / (2 N tau)."},
-        "epochs": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_EPOCHS"], "default": 400,
+        "epochs": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_EPOCHS"], "default": d["epochs"],
                    "description": "Passes over the data; epochs x rows is capped by "
                                   "BAYESREG_MAX_EPOCH_ROWS."},
         "batch_size": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_BATCH_SIZE"],
-                       "default": 128},
+                       "default": d["batch_size"]},
         "learning_rate": {"type": "number", "exclusiveMinimum": 0, "maximum": 10,
-                          "default": 0.001, "description": "Adam step size."},
+                          "default": d["learning_rate"], "description": "Adam step size."},
         "mc_samples": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_MC_SAMPLES"],
-                       "default": 10000, "description": "Stochastic passes per prediction."},
-        "standardize": {"type": "boolean", "default": True},
-        "seed": {"type": ["integer", "null"], "minimum": 0, "maximum": 2**32 - 1, "default": None,
+                       "default": d["mc_samples"], "description": "Stochastic passes per prediction."},
+        "standardize": {"type": "boolean", "default": d["standardize"]},
+        "seed": {"type": ["integer", "null"], "minimum": 0, "maximum": 2**32 - 1, "default": d["seed"],
                  "description": "Seeds initialization, minibatches and all dropout masks; "
                                 "a seeded fit is reproducible bit for bit."},
         "wait": {"type": "boolean", "default": False,
@@ -336,7 +377,8 @@ def dropout_predict_request(cfg):
         "properties": {
             "X": MATRIX,
             "prob": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
-                     "default": 0.95, "description": "Mass of the central interval."},
+                     "default": 0.95,
+                     "description": "Mass of the central (equal-tailed) intervals."},
         },
     }
 
@@ -382,11 +424,16 @@ DROPOUT_FIT_LIST = dict(FIT_LIST, properties=dict(FIT_LIST["properties"],
 
 DROPOUT_PREDICTION = {
     "type": "object",
-    "required": ["fit_id", "mean", "sd", "lower", "upper", "deterministic", "prob", "mc_samples"],
+    "required": ["fit_id", "mean", "sd", "mean_low", "mean_high", "obs_low", "obs_high",
+                 "lower", "upper", "deterministic", "prob", "mc_samples"],
+    "description": "mean_low, mean_high: central quantiles of the T passes (the network's "
+                   "mean function); obs_low, obs_high: of the predictive mixture (a new "
+                   "observation); lower, upper: obs_low, obs_high under their former names.",
     "properties": {
         "fit_id": {"type": "string"},
         **{key: {"type": "array", "items": NULLABLE_NUMBER}
-           for key in ("mean", "sd", "lower", "upper", "deterministic")},
+           for key in ("mean", "sd", "mean_low", "mean_high", "obs_low", "obs_high", "lower",
+                       "upper", "deterministic")},
         "prob": NUMBER,
         "mc_samples": {"type": "integer"},
     },

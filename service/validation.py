@@ -16,11 +16,16 @@ import re
 import numpy as np
 from jsonschema import Draft202012Validator
 
-from bayesreg.validation import (BOUNDS, REASONS, InputError, check_noise_dof,
+from bayesreg.validation import (BOUNDS, REASONS, check_noise_dof,
                                  check_sigma_resolved)
 from bayesreg.validation import check_names as _core_check_names
 
 from .errors import Problem, invalid
+from .schemas import DROPOUT_DEFAULTS, FIT_DEFAULTS
+
+__all__ = ["MAX_ERRORS", "check", "check_data", "check_dropout_fit", "check_dropout_predict",
+           "check_fit", "check_names", "check_predict", "check_prediction", "parse_form",
+           "parse_json", "query_int"]
 
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -338,29 +343,29 @@ def _finite_scalars(body, names):
             raise invalid(name, f"must be a finite number; got {value!r}")
 
 
-def check_fit(body, cfg):
-    """Semantic checks of a schema-valid fit request; returns (X, y) arrays or (None, None)."""
+def check_fit(body, cfg, X=None, y=None):
+    """Semantic checks of a schema-valid fit request; returns (X, y) arrays or (None, None).
+
+    ``X`` and ``y`` are the data of a CSV upload, already checked by ``parse_form``; else they
+    are read from the body."""
     _finite_scalars(body, ("alpha", "l1_ratio", "sigma", "hdi_prob"))
     if body.get("learn_alpha") and body.get("alpha") == 0:
         # Caught here so a nuts request fails at the door, not later in a worker.
         raise invalid("alpha", "with learn_alpha, alpha is the scale of its prior and must be > 0; "
                                "got 0")
-    draws, chains = body.get("draws", 1000), body.get("chains", 4)
-    method = body.get("method", "nuts")
+    o = {**FIT_DEFAULTS, **body}
+    draws, chains, method = o["draws"], o["chains"], o["method"]
     if method in ("nuts", "exact") and draws * chains > cfg["MAX_DRAWS_TOTAL"]:
         raise invalid("draws", f"draws x chains must be <= {cfg['MAX_DRAWS_TOTAL']} "
                                f"(BAYESREG_MAX_DRAWS_TOTAL); got {draws} x {chains} = {draws * chains}")
-    X, y = check_data(body, cfg)
+    if X is None:
+        X, y = check_data(body, cfg)
     if X is not None and method != "map":
         # the core's rules, here so that a nuts fit is refused at the door, not failed in a worker
-        try:
-            if body.get("sigma") is None:
-                check_noise_dof(X.shape[0], X.shape[1], body.get("fit_intercept", True),
-                                body.get("alpha", 0.1) == 0)
-            else:
-                check_sigma_resolved(body["sigma"], y)
-        except InputError as exc:
-            raise invalid(exc.field, exc.message) from None
+        if body.get("sigma") is None:
+            check_noise_dof(X.shape[0], X.shape[1], o["fit_intercept"], o["alpha"] == 0)
+        else:
+            check_sigma_resolved(body["sigma"], y)
     return X, y
 
 
@@ -392,16 +397,13 @@ def check_names(names, p):
             raise invalid("feature_names", f"must have one name per column of X ({p}); got {len(names)}")
         if len(set(names)) != len(names):
             raise invalid("feature_names", "must be unique")
-        try:
-            _core_check_names(names, controls=True)
-        except InputError as exc:
-            raise invalid(exc.field, exc.message) from None
+        _core_check_names(names, controls=True)
 
 
 def check_dropout_fit(body, cfg, n_rows):
     """Semantic checks of a schema-valid MC-dropout request, once the row count is known."""
     _finite_scalars(body, ("dropout", "tau", "length_scale", "learning_rate"))
-    epochs = body.get("epochs", 400)
+    epochs = body.get("epochs", DROPOUT_DEFAULTS["epochs"])
     if epochs * n_rows > cfg["MAX_EPOCH_ROWS"]:
         raise invalid("epochs", f"epochs x rows of X must be <= {cfg['MAX_EPOCH_ROWS']} "
                                 f"(BAYESREG_MAX_EPOCH_ROWS); got {epochs} x {n_rows} = "
@@ -443,6 +445,16 @@ def check_prediction(prediction):
             raise invalid(f"X[{i}]", f"gives a prediction ({key}) outside the floating-point "
                                      f"range ({v[i]!r}): X times the coefficients overflows; "
                                      f"{bad.size} row(s) in all")
+
+
+def query_int(args, name, default, low, high):
+    """An integer query parameter within [low, high], ``default`` when absent, else a 422."""
+    text = args.get(name)
+    if text is None:
+        return default
+    if not _INT.fullmatch(text) or not low <= int(text) <= high:
+        raise invalid(name, f"must be an integer in the range [{low}, {high}]; got {text!r}")
+    return int(text)
 
 
 def _coerce(name, text, spec):
@@ -493,28 +505,26 @@ def _check_csv_shape(raw, cfg):
     return cfg["MAX_CELLS"] // p + 1
 
 
-def parse_form(request, options, cfg):
-    """A CSV upload: returns a body dict shaped like the JSON request."""
-    import pandas as pd
-
-    upload = request.files.get("file")
-    if upload is None:
-        raise invalid("file", "is required: a CSV file with a header row")
-    form = request.form
-    if "target" not in form:
-        raise invalid("target", "is required: the name of the column to predict")
+def _form_options(form, options):
+    """The text fields of a CSV upload other than ``target``, each read as its schema's type."""
     body = {}
     for name, text in form.items():
         if name == "target":
             continue
         if name not in options or name == "feature_names":
             allowed = ", ".join(sorted(set(options) - {"feature_names"} | {"file", "target"}))
-            raise invalid(name, f"is not a known field; allowed: {allowed}")
+            # werkzeug reads a name it cannot parse (name="a\") as None: say "form"
+            raise invalid(name or "form", f"is not a known field; allowed: {allowed}")
         body[name] = _coerce(name, text, options[name])
-    raw = upload.read()
+    return body
+
+
+def _read_csv(raw, cfg):
+    """The CSV as a DataFrame, within the caps: at most one row past the cells cap is read."""
+    import pandas as pd
+
     max_rows = _check_csv_shape(raw, cfg)
     try:
-        # at most one row past the cap is read: pandas never parses more than the cap allows
         frame = pd.read_csv(io.BytesIO(raw), nrows=max_rows)
     except Exception as exc:  # pandas raises many types for unreadable text
         raise invalid("file", f"is not a readable CSV: {exc}") from None
@@ -523,31 +533,49 @@ def parse_form(request, options, cfg):
         raise invalid("file", f"n x p must be <= {cfg['MAX_CELLS']} (BAYESREG_MAX_CELLS); got "
                               f"at least {len(frame)} rows x {p} feature columns = "
                               f"{len(frame) * p}", status=413)
-    for j, column in enumerate(frame.columns):
-        try:
-            _core_check_names([str(column)], controls=True)
-        except InputError as exc:
-            raise invalid(f"file.columns[{j}]", f"the column name {exc.message}") from None
-    target = form["target"]
+    # the core's rule for names it can store, under the CSV's own field names
+    _core_check_names([str(c) for c in frame.columns], field="file.columns", controls=True)
+    return frame
+
+
+def _column(frame, column):
+    """One CSV column as float64, every cell a finite number within the core's bound."""
+    import pandas as pd
+
+    values = frame[column]
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        raise invalid(f"file.{column}", "must hold only numbers")
+    values = values.to_numpy(dtype=float)
+    missing = np.flatnonzero(np.isnan(values))
+    if missing.size:
+        raise invalid(f"file.{column}[{int(missing[0])}]",
+                      "must be a number; got an empty or NaN cell")
+    big = np.flatnonzero(~(np.abs(values) <= BOUNDS.data))
+    if big.size:
+        row = int(big[0])
+        raise invalid(f"file.{column}[{row}]", f"must be within +-{BOUNDS.data:g}; got "
+                                               f"{values[row]!r}: {REASONS['data']}")
+    return values
+
+
+def parse_form(request, options, cfg):
+    """A CSV upload: ``(body, X, y)``, the options (and the columns' names as feature_names)
+    shaped like a JSON request's, and the data as arrays, every cell checked here: finite and
+    within the core's bound. The text is parsed once, by pandas, straight to NumPy."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise invalid("file", "is required: a CSV file with a header row")
+    if "target" not in request.form:
+        raise invalid("target", "is required: the name of the column to predict")
+    body = _form_options(request.form, options)
+    frame, target = _read_csv(upload.read(), cfg), request.form["target"]
     if target not in frame.columns:
-        raise invalid("target", f"must be a column of the CSV ({', '.join(map(str, frame.columns))}); "
-                                f"got {_show(target)}")
-    for column in frame.columns:
-        if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
-            raise invalid(f"file.{column}", "must hold only numbers")
-        if frame[column].isna().any():
-            row = int(np.flatnonzero(frame[column].isna().to_numpy())[0])
-            raise invalid(f"file.{column}[{row}]", "must be a number; got an empty or NaN cell")
-        values = frame[column].to_numpy(dtype=float)
-        big = np.flatnonzero(~(np.abs(values) <= BOUNDS.data))
-        if big.size:
-            row = int(big[0])
-            raise invalid(f"file.{column}[{row}]", f"must be within +-{BOUNDS.data:g}; got "
-                                                   f"{values[row]!r}: {REASONS['data']}")
-    features = [c for c in frame.columns if c != target]
-    if not features:
+        raise invalid("target", f"must be a column of the CSV "
+                                f"({', '.join(map(str, frame.columns))}); got {_show(target)}")
+    columns = {column: _column(frame, column) for column in frame.columns}
+    y = columns.pop(target)
+    if not columns:
         raise invalid("file", "needs at least one feature column besides the target")
-    body["X"] = frame[features].to_numpy(dtype=float).tolist()
-    body["y"] = frame[target].to_numpy(dtype=float).tolist()
-    body["feature_names"] = [str(c) for c in features]
-    return body
+    body["feature_names"] = [str(c) for c in columns]
+    X = np.column_stack(list(columns.values()))
+    return body, X, y

@@ -55,7 +55,7 @@ def test_map_fit_is_the_estimator(api, diabetes):
     X, y = diabetes
     options = {"prior": "elastic_net", "alpha": 0.05, "l1_ratio": 0.3}
     fit = api.fit(X, y, method="map", **options)
-    est = BayesianRegression(**options).fit(X, y, method="map")
+    est = BayesianRegression(**options, method="map").fit(X, y)
 
     assert isinstance(fit, Fit) and fit.status == "succeeded"
     assert list(fit.feature_names_in_) == list(X.columns) and fit.n_features_in_ == 10
@@ -81,7 +81,7 @@ def test_map_fit_is_the_estimator(api, diabetes):
 def test_map_fit_with_known_sigma_has_the_full_summary(api):
     X, y = _synthetic()
     fit = api.fit(X.tolist(), list(y), prior="ridge", alpha=0.2, sigma=0.3, method="map")
-    est = BayesianRegression(prior="ridge", alpha=0.2, sigma=0.3).fit(X, y, method="map")
+    est = BayesianRegression(prior="ridge", alpha=0.2, sigma=0.3, method="map").fit(X, y)
     _same_frame(fit.summary(), est.summary())
     assert list(fit.feature_names_in_) == ["x0", "x1", "x2"]
 
@@ -90,7 +90,7 @@ def test_exact_fit_summary_and_intervals_are_the_estimator(api):
     X, y = _synthetic(seed=1)
     options = {"prior": "ridge", "alpha": 0.5, "draws": 300, "chains": 2, "hdi_prob": 0.9}
     fit = api.fit(X, y, method="exact", seed=5, **options)
-    est = BayesianRegression(random_seed=5, **options).fit(X, y, method="exact")
+    est = BayesianRegression(seed=5, method="exact", **options).fit(X, y)
 
     _same_frame(fit.summary(), est.summary())
     # another hdi_prob: the model file is downloaded once and summarized in closed form
@@ -115,7 +115,7 @@ def nuts_pair(api, diabetes):
     seen = []
     assert fit.wait(timeout=240, progress=lambda done, total, phase: seen.append(
         (done, total, phase))) is fit
-    est = BayesianRegression(random_seed=11, **{k: v for k, v in options.items()
+    est = BayesianRegression(seed=11, **{k: v for k, v in options.items()
                                                 if k != "method"}).fit(X, y)
     return fit, est, seen
 
@@ -266,7 +266,7 @@ def test_dropout_fit_is_the_estimator(api):
     seen = []
     fit = api.fit_dropout(X, y, seed=11, progress=lambda done, total: seen.append((done, total)),
                           **options)
-    est = MCDropoutRegressor(random_state=11, **{**options, "hidden": (6,)}).fit(X, y)
+    est = MCDropoutRegressor(seed=11, **{**options, "hidden": (6,)}).fit(X, y)
     assert isinstance(fit, DropoutFit) and fit.progress == {"epochs_done": 15, "epochs_total": 15}
     assert seen[-1] == (15, 15) and len(seen) == len(set(seen))  # each count reported once
     Xt = X[:5] + 0.25

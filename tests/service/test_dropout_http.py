@@ -33,7 +33,7 @@ def _data(n=48, p=3, seed=0):
 def _in_process(X, y, options):
     kw = {k: v for k, v in options.items() if k != "seed"}
     kw["hidden"] = tuple(kw["hidden"])
-    return MCDropoutRegressor(random_state=options["seed"], **kw).fit(X, y)
+    return MCDropoutRegressor(seed=options["seed"], **kw).fit(X, y, evaluate=True)
 
 
 def _wait(http, fit_id, timeout=120):
@@ -73,6 +73,12 @@ def test_lifecycle_predicts_what_the_estimator_predicts(http):
     rmse = np.sqrt(np.mean((y - est.predict(X)) ** 2))
     assert res["train_rmse"] == pytest.approx(rmse, abs=1e-10)
     assert res["final_loss"] == pytest.approx(est.loss_curve_[-1], abs=1e-12)
+    # the resource's result is the estimator's to_dict(), its timing beside it
+    want = est.to_dict()
+    assert set(fit["timing"]) == set(want.pop("timing"))
+    floats = {k for k, v in want.items() if isinstance(v, float)}
+    assert {k: res[k] for k in floats} == pytest.approx({k: want[k] for k in floats}, abs=1e-10)
+    assert {k: res[k] for k in set(res) - floats} == {k: want[k] for k in set(want) - floats}
 
     Xt = X[:5] + 0.25
     pred = http("POST", f"/v1/dropout/fits/{fit['id']}/predict", json={"X": Xt.tolist(), "prob": 0.8})
@@ -81,8 +87,11 @@ def test_lifecycle_predicts_what_the_estimator_predicts(http):
     _PRED.validate(out)
     mean, sd = est.predict(Xt, return_std=True)
     interval = est.predict_interval(Xt, prob=0.8)
-    for key, want in (("mean", mean), ("sd", sd), ("lower", interval.lower),
-                      ("upper", interval.upper), ("deterministic", est.predict_deterministic(Xt))):
+    expected = {"mean": mean, "sd": sd, **interval._asdict(),
+                # lower and upper: obs_low and obs_high under their former names
+                "lower": interval.obs_low, "upper": interval.obs_high,
+                "deterministic": est.predict_deterministic(Xt)}
+    for key, want in expected.items():
         np.testing.assert_allclose(out[key], want, rtol=0, atol=1e-10, err_msg=key)
     assert out["prob"] == 0.8 and out["mc_samples"] == 40
     assert all(lo < m < hi for lo, m, hi in zip(out["lower"], out["mean"], out["upper"]))

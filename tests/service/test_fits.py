@@ -33,7 +33,7 @@ def test_map_equals_core_and_sklearn(http, diabetes, prior):
     fit = resp.json
     assert resp.headers["Location"] == f"/v1/fits/{fit['id']}"
     assert fit["status"] == "succeeded" and fit["posterior"] is None
-    core = BayesianRegression(prior=prior, alpha=0.05, l1_ratio=0.3).fit(X, y, method="map")
+    core = BayesianRegression(prior=prior, alpha=0.05, l1_ratio=0.3, method="map").fit(X, y)
     ref = _sklearn(prior, 0.05, 0.3, len(y)).fit(X, y)
     for other_coef, other_icpt in ((core.coef_, core.intercept_), (ref.coef_, ref.intercept_)):
         np.testing.assert_allclose(fit["map"]["coef"], other_coef, rtol=1e-6, atol=1e-6)
@@ -143,7 +143,7 @@ def test_csv_upload(http, diabetes):
     assert resp.status == 201, resp.content
     fit = resp.json
     assert fit["feature_names"] == list(X.columns) and fit["request"]["source"] == "csv"
-    core = BayesianRegression(prior="ridge", alpha=0.2).fit(X, y, method="map")
+    core = BayesianRegression(prior="ridge", alpha=0.2, method="map").fit(X, y)
     np.testing.assert_allclose(fit["map"]["coef"], core.coef_, rtol=1e-9, atol=1e-9)
     data = http("GET", f"/v1/fits/{fit['id']}/data").json
     np.testing.assert_array_equal(data["X"], X.to_numpy())
@@ -285,3 +285,25 @@ def test_a_fit_states_every_setting_it_ran_with(http):
                                             "chains": 2, "seed": 7, "prior": "ridge"}).json
     assert queued["settings"]["method"] == "nuts" and queued["settings"]["seed"] == 7
     assert queued["settings"]["draws"] == 100 and queued["settings"]["alpha"] == 0.1
+
+
+def test_a_csv_goes_to_arrays_once_and_only_its_options_meet_the_schema(client, monkeypatch):
+    """The CSV's cells are parsed by pandas straight to NumPy and checked there; the JSON
+    Schema sees the options alone (no X or y as Python lists), and the stored data is the
+    CSV's, bit for bit."""
+    from urllib3 import encode_multipart_formdata
+
+    from service import validation
+
+    seen, real = [], validation.check
+    monkeypatch.setattr(validation, "check", lambda schema, body: seen.append(body) or
+                        real(schema, body))
+    text = "a,b,t\n1,2,3.25\n2,1,2.5\n3,4,7.125\n4,3,6.75\n5,5,9.875\n"
+    body, ctype = encode_multipart_formdata({"file": ("d.csv", text.encode(), "text/csv"),
+                                             "target": "t", "method": "map", "alpha": "0.5"})
+    resp = client.post("/v1/fits", data=body, content_type=ctype)
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    assert seen == [{"method": "map", "alpha": 0.5, "feature_names": ["a", "b"]}]
+    data = client.get(f"/v1/fits/{resp.get_json()['id']}/data").get_json()
+    assert data == {"X": [[1, 2], [2, 1], [3, 4], [4, 3], [5, 5]],
+                    "y": [3.25, 2.5, 7.125, 6.75, 9.875], "feature_names": ["a", "b"]}

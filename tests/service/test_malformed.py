@@ -94,6 +94,11 @@ CASES = {
     "form: nan alpha": (form(target="t", alpha="nan"), 422, "alpha"),
     "form: unknown field": (form(target="t", penalty="1"), 422, "penalty"),
     "form: text column": (form(target="t", file=("d.csv", b"a,t\nx,1\ny,2\n", "text/csv")), 422, "file.a"),
+    "form: unreadable field name": (raw(
+        b'--B\r\nContent-Disposition: form-data; name="a\\"\r\n\r\n1\r\n'
+        b'--B\r\nContent-Disposition: form-data; name="target"\r\n\r\nt\r\n'
+        b'--B\r\nContent-Disposition: form-data; name="file"; filename="d.csv"\r\n\r\n'
+        b'a,t\n1,2\n2,3\n\r\n--B--\r\n', "multipart/form-data; boundary=B"), 422, "form"),
     "form: file missing": (("POST", "/v1/fits", *encode_multipart_formdata({"target": "t"})), 422, "file"),
     "bad id": (("GET", "/v1/fits/..%2F..%2Fetc", None, None), 404, "path"),
     "not a uuid4": (("GET", "/v1/fits/not-a-uuid", None, None), 404, "id"),

@@ -1,0 +1,109 @@
+"""The service as a thin adapter over the core: the core's names, defaults and refusals,
+translated in one place each; routes declared by the module that owns the resource; the
+OpenAPI document built from a route table."""
+
+import ast
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bayesreg import BayesianRegression, MCDropoutRegressor
+from bayesreg.estimator import METHODS
+from bayesreg.priors import PRIORS
+from bayesreg.validation import InputError
+from service import collection, create_app, fits, jobs, openapi, schemas
+
+
+@pytest.fixture()
+def bare(tmp_path):
+    """An app of its own (no pool), so a test may add a route."""
+    return create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "START_POOL": False})
+
+
+def test_priors_methods_and_defaults_are_the_cores(app):
+    assert schemas.PRIORS == sorted(PRIORS) and schemas.METHODS == sorted(METHODS)
+    for options, est in ((schemas.fit_options(app.config), BayesianRegression()),
+                         (schemas.dropout_options(app.config), MCDropoutRegressor())):
+        params = est.get_params()
+        shared = {name for name in options if name in params}
+        assert len(shared) >= 9
+        for name in shared:
+            default = params[name]
+            assert options[name]["default"] == (list(default) if isinstance(default, tuple)
+                                                else default), name
+
+
+def test_seed_is_translated_both_ways_in_one_place():
+    assert jobs.api_name("random_seed") == jobs.api_name("random_state") == "seed"
+    assert jobs.api_name("alpha") == "alpha"
+    for kind, est in (("regression", jobs.estimator({"seed": 7, "alpha": 0.3})),
+                      ("mc_dropout", jobs.dropout_estimator({"seed": 7, "hidden": [4]}))):
+        params = est.get_params()
+        assert params[jobs.CORE_NAMES[kind].get("seed", "seed")] == 7
+        assert jobs.api_name(jobs.CORE_NAMES[kind].get("seed", "seed")) == "seed"
+    assert jobs.error_of(InputError("random_seed", "bad"))["field"] == "seed"
+
+
+def test_an_input_error_of_the_core_is_a_422_under_the_api_name(bare):
+    @bare.get("/refused")
+    def refused():
+        raise InputError("random_seed", "must be an integer; got 'x'")
+
+    resp = bare.test_client().get("/refused")
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    doc = resp.get_json()
+    assert doc["errors"] == [{"field": "seed", "message": "must be an integer; got 'x'"}]
+    assert doc["detail"] == "seed: must be an integer; got 'x'" and doc["status"] == 422
+
+
+def test_a_fit_the_core_refuses_is_a_422_that_keeps_nothing(bare):
+    store = bare.extensions["bayesreg.store"]
+    fits_dir = os.path.dirname(store.fit_dir(str(uuid.uuid4())))
+    resp = bare.test_client().post("/v1/fits", json={
+        "X": [[1.0, 2.0], [3.0, 5.0], [4.0, 1.0], [2.0, 2.0]], "y": [1.0, 2.0, 3.0, 1.5],
+        "method": "exact", "prior": "lasso"})
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert [e["field"] for e in resp.get_json()["errors"]] == ["method"]
+    assert not os.path.isdir(fits_dir) or os.listdir(fits_dir) == []
+    assert store.page(10, 0, None)[1] == 0
+
+
+def test_the_fit_routes_are_the_views_of_fits_py(app):
+    for name in ("index", "show", "delete", "data", "create", "predict", "posterior", "plot"):
+        assert app.view_functions[f"fits.{name}"] is getattr(fits, name), name
+
+
+def test_the_demo_data_is_read_once_and_shared_read_only():
+    X, y, names = collection.dataset("diabetes")
+    assert collection.dataset("diabetes")[0] is X and X.shape == (442, len(names))
+    with pytest.raises(ValueError):
+        X[0, 0] = 1.0
+
+
+def test_the_openapi_paths_are_the_route_table(app):
+    doc = openapi.document(app.config, "test")
+    ops = [(path, method, op["operationId"]) for path, item in doc["paths"].items()
+           for method, op in item.items() if method != "parameters"]
+    assert ops == [(r.path, r.method, r.operation) for r in openapi.ROUTES]
+    assert len({r.operation for r in openapi.ROUTES}) == len(openapi.ROUTES)
+    refs = {media["schema"]["$ref"].rsplit("/", 1)[-1]
+            for item in doc["paths"].values() for method, op in item.items()
+            if method != "parameters" for part in (op.get("requestBody", {}), *op["responses"].values())
+            for media in part.get("content", {}).values() if "$ref" in media["schema"]}
+    assert refs == set(doc["components"]["schemas"]) == set(openapi.COMPONENTS)
+
+
+OWNED = ("schemas", "validation", "fits", "collection", "errors", "openapi", "meta", "jobs",
+         "config", "__init__")
+
+
+@pytest.mark.parametrize("module", OWNED)
+def test_functions_fit_on_a_screen(module):
+    path = Path(__file__).parents[2] / "service" / f"{module}.py"
+    tree = ast.parse(path.read_text())
+    long = [(node.name, node.end_lineno - node.lineno + 1) for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > 60]
+    assert long == []
