@@ -20,6 +20,13 @@ _WHERE = {
     "alpha_from_laplace_scale": ".priors",
     "alpha_from_park_casella": ".priors",
     "alpha_from_sklearn_ridge": ".priors",
+    # the pipeline's typed results (its steps are bayesreg.pipeline's functions)
+    "Diagnostics": ".results",
+    "DropoutResult": ".dropout",
+    "MapResult": ".results",
+    "Posterior": ".results",
+    "SamplerSettings": ".results",
+    "SuffStats": ".model",
 }
 
 
@@ -40,10 +47,16 @@ __version__ = "0.1.0"
 __all__ = [
     "BayesianRegression",
     "Client",
+    "Diagnostics",
+    "DropoutResult",
     "InputError",
+    "MapResult",
     "MCDropoutRegressor",
+    "Posterior",
     "PredictiveInterval",
     "Prior",
+    "SamplerSettings",
+    "SuffStats",
     "alpha_from_gaussian_sd",
     "alpha_from_laplace_scale",
     "alpha_from_park_casella",

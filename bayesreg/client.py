@@ -42,7 +42,6 @@ from ._validation import InputError, check_param, check_X, check_Xy
 if TYPE_CHECKING:
     import arviz
 
-    from .dropout import PredictiveInterval as DropoutInterval
     from .estimator import BayesianRegression, PredictiveInterval
 
 __all__ = ["Client", "Fit", "DropoutFit", "APIError", "FitError", "WaitTimeout"]
@@ -569,8 +568,10 @@ class DropoutFit(_Handle):
         mean = _floats(out["mean"])
         return (mean, _floats(out["sd"])) if return_std else mean
 
-    def predict_interval(self, X, prob: float = 0.95) -> "DropoutInterval":
-        """Central ``prob`` interval of the MC predictive mixture: ``(mean, lower, upper)``."""
+    def predict_interval(self, X, prob: float = 0.95) -> "PredictiveInterval":
+        """Central ``prob`` intervals of the network's mean function and of a new observation,
+        as ``MCDropoutRegressor.predict_interval``: ``PredictiveInterval(mean, mean_low,
+        mean_high, obs_low, obs_high)``."""
         from .dropout import PredictiveInterval
 
         out = self._succeeded()._predict(X, prob=prob)

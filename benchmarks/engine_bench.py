@@ -71,7 +71,7 @@ def lasso_fit(X, y, draws=1000, tune=1000, seed=1):
 
     start = time.perf_counter()
     est = BayesianRegression(prior="lasso", alpha=0.05, draws=draws, tune=tune, chains=4,
-                             random_seed=seed).fit(X, y)
+                             seed=seed).fit(X, y)
     seconds = time.perf_counter() - start
     stats = est.posterior_.sample_stats
     return {"s": seconds, "min_ess": est.diagnostics_["min_ess_bulk"],

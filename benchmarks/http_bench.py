@@ -76,16 +76,16 @@ def bench_in_process(n_requests):
     from bayesreg import BayesianRegression, load_diabetes
 
     X, y = load_diabetes()
-    est = BayesianRegression(prior="lasso", alpha=0.1)
-    est.fit(X, y, method="map")
+    est = BayesianRegression(prior="lasso", alpha=0.1, method="map")
+    est.fit(X, y)
     maps = []
     for _ in range(n_requests):
         t0 = time.perf_counter()
-        est.fit(X, y, method="map")
+        est.fit(X, y)
         maps.append(time.perf_counter() - t0)
     nuts = BayesianRegression(**{k: v for k, v in NUTS_OPTIONS.items() if k != "seed"},
-                              random_seed=NUTS_OPTIONS["seed"])
-    nuts.fit(X, y, method="nuts")  # compile once: the cache makes later fits warm
+                              seed=NUTS_OPTIONS["seed"])
+    nuts.fit(X, y)  # compile once: the cache makes later fits warm
     return maps, nuts, (X, y)
 
 
@@ -119,7 +119,7 @@ def bench_http(base, n_requests, nuts_fits, data, nuts_in_process):
     Xd, yd = data
     for _ in range(nuts_fits):
         t0 = time.perf_counter()
-        nuts_in_process.fit(Xd, yd, method="nuts")
+        nuts_in_process.fit(Xd, yd)
         local.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         fit = session.post(url, json=nuts_body, timeout=300).json()

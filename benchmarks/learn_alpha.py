@@ -64,7 +64,7 @@ def tail_case(draws: int, seeds: list[int]) -> tuple[list[str], dict]:
     for seed in seeds:
         t0 = time.perf_counter()
         est = BayesianRegression(prior="lasso", alpha=alpha0, learn_alpha=True, draws=draws,
-                                 tune=1000, chains=4, random_seed=seed).fit(x[:, None], y)
+                                 tune=1000, chains=4, seed=seed).fit(x[:, None], y)
         wall = time.perf_counter() - t0
         a = est.posterior_.posterior["alpha"].values
         above = (a > 1.0).astype(float)
@@ -116,7 +116,7 @@ def sbc_one(args):
     t0 = time.perf_counter()
     est = BayesianRegression(prior="lasso", alpha=ref.SBC_ALPHA0, learn_alpha=True,
                              sigma=ref.SBC_SIGMA, fit_intercept=False, draws=draws, tune=tune,
-                             chains=4, random_seed=seed).fit(x[:, None], y)
+                             chains=4, seed=seed).fit(x[:, None], y)
     wall = time.perf_counter() - t0
     a = est.posterior_.posterior["alpha"].values
     rank = int((ref.retained_draws(a) < alpha).sum())

@@ -36,7 +36,7 @@ def test_fit_diabetes_nuts_prints_table_and_diagnostics(capsys):
     # the diagnostics are those of the same seeded fit in Python
     X, y = load_diabetes()
     d = BayesianRegression(prior="lasso", alpha=0.05, draws=200, tune=200, chains=2,
-                           random_seed=1).fit(X, y).diagnostics_
+                           seed=1).fit(X, y).diagnostics_
     assert (f"divergences: {d['divergences']}, max r_hat: {d['max_r_hat']}, "
             f"min ess_bulk: {d['min_ess_bulk']}\n") in captured.out, captured.out
     assert all(f"warning: {w}" in captured.out for w in d["warnings"])

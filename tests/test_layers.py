@@ -37,3 +37,10 @@ def test_importing_every_public_name_loads_no_adapter():
                           timeout=300, cwd=CORE.parent)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_the_public_names_are_exactly_the_lazy_ones():
+    import bayesreg
+
+    assert sorted(bayesreg.__all__) == sorted(bayesreg._WHERE)
+    assert len(set(bayesreg.__all__)) == len(bayesreg.__all__)

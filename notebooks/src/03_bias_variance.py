@@ -99,7 +99,7 @@ show = (1e-7, 0.3, 300.0)
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
 for ax, a in zip(axes, show):
     est = BayesianRegression(prior="ridge", alpha=a, standardize=True, method="exact",
-                             random_seed=1).fit(F20, y)
+                             seed=1).fit(F20, y)
     band = est.predict_interval(G20)
     ax.fill_between(grid, band.obs_low, band.obs_high, color="C0", alpha=0.2, label="new observation")
     ax.fill_between(grid, band.mean_low, band.mean_high, color="C0", alpha=0.5, label="regression curve")

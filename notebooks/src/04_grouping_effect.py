@@ -130,7 +130,7 @@ assert 0.8 < np.median(ratio) < 1.25
 post = {}
 for name, prior in (("lasso", "lasso"), ("elastic net", "elastic_net")):
     est = BayesianRegression(prior=prior, alpha=ALPHA, l1_ratio=L1_RATIO, standardize=True,
-                             draws=DRAWS, tune=TUNE, chains=CHAINS, random_seed=6).fit(X, y)
+                             draws=DRAWS, tune=TUNE, chains=CHAINS, seed=6).fit(X, y)
     w = est.posterior_.posterior["coef"].sel(feature=["height_in", "height_cm"])
     post[name] = (w.values.reshape(-1, 2), est.coef_[:2], est.diagnostics_)
     print(name, "diagnostics:", {k: est.diagnostics_[k] for k in ("divergences", "max_r_hat")})

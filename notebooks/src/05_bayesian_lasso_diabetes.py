@@ -57,7 +57,7 @@ A = np.c_[np.ones(n), X.to_numpy()]
 ols = pd.Series(np.linalg.lstsq(A, y.to_numpy(), rcond=None)[0][1:], index=names)
 
 est = BayesianRegression(prior="lasso", alpha=alpha, hdi_prob=0.95, draws=DRAWS, tune=TUNE,
-                         chains=CHAINS, random_seed=2008).fit(X, y)
+                         chains=CHAINS, seed=2008).fit(X, y)
 print("diagnostics:", {k: est.diagnostics_[k] for k in ("divergences", "max_r_hat", "min_ess_bulk")})
 draws = est.posterior_.posterior["coef"].values.reshape(-1, p)
 sigma_draws = est.posterior_.posterior["sigma"].values.ravel()
@@ -136,7 +136,7 @@ assert abs(matched.abs().sum() - target_l1) < 1e-3 * target_l1
 
 # %%
 hier = BayesianRegression(prior="lasso", alpha=alpha, learn_alpha=True, hdi_prob=0.95, draws=DRAWS,
-                          tune=TUNE, chains=CHAINS, random_seed=2009).fit(X, y)
+                          tune=TUNE, chains=CHAINS, seed=2009).fit(X, y)
 print("diagnostics:", {k: hier.diagnostics_[k] for k in ("divergences", "max_r_hat", "min_ess_bulk")})
 pa = hier.posterior_.posterior
 alpha_draws = pa["alpha"].values.ravel()
@@ -194,7 +194,7 @@ grid_post = np.logspace(-3.5, 0, N_PATH)
 bands = []
 for a in grid_post:
     e = BayesianRegression(prior="lasso", alpha=a, draws=PATH_DRAWS, tune=PATH_DRAWS, chains=2,
-                           random_seed=7).fit(X, y)
+                           seed=7).fit(X, y)
     d = e.posterior_.posterior["coef"].values.reshape(-1, p)
     bands.append(np.quantile(d, [0.025, 0.5, 0.975], axis=0))
 bands = np.array(bands)  # (alphas, 3, p)
