@@ -138,7 +138,11 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         self.target_accept = target_accept
 
     # ------------------------------------------------------------------ validation
-    def _check_params(self, method):
+    def check_params(self, method=None):
+        """Check every parameter, as :meth:`fit` does first: raises :class:`InputError` naming
+        the first bad one; returns ``(Prior, method)``. Public so that a front end (the
+        service) refuses a request at its door by the core's own rules, not a copy of them."""
+        method = self.method if method is None else method
         prior = Prior.create(self.prior, self.alpha, self.l1_ratio)
         check_alpha(prior.alpha)
         if self.sigma is not None:
@@ -191,7 +195,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
             warnings.warn("BayesianRegression.fit(method=...) is deprecated and will be removed; "
                           "pass it to the constructor: BayesianRegression(method=...).fit(X, y)",
                           FutureWarning, stacklevel=2)
-        prior, method = self._check_params(self.method if method is None else method)
+        prior, method = self.check_params(method)
         X_arr, y_arr = self._check_data(X, y)
         self.feature_names_ = self._resolve_names(X, feature_names, X_arr.shape[1])
         seed = self.random_seed if self.seed is None else self.seed

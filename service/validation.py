@@ -21,6 +21,7 @@ from bayesreg.validation import (BOUNDS, REASONS, check_noise_dof,
 from bayesreg.validation import check_names as _core_check_names
 
 from .errors import Problem, invalid
+from .jobs import estimator
 from .schemas import DROPOUT_DEFAULTS, FIT_DEFAULTS
 
 __all__ = ["MAX_ERRORS", "check", "check_data", "check_dropout_fit", "check_dropout_predict",
@@ -349,10 +350,9 @@ def check_fit(body, cfg, X=None, y=None):
     ``X`` and ``y`` are the data of a CSV upload, already checked by ``parse_form``; else they
     are read from the body."""
     _finite_scalars(body, ("alpha", "l1_ratio", "sigma", "hdi_prob"))
-    if body.get("learn_alpha") and body.get("alpha") == 0:
-        # Caught here so a nuts request fails at the door, not later in a worker.
-        raise invalid("alpha", "with learn_alpha, alpha is the scale of its prior and must be > 0; "
-                               "got 0")
+    # The core's own parameter rules (learn_alpha needs alpha > 0 and nuts, exact needs
+    # ridge, ...), so that a queued fit is refused at the door, not failed in a worker.
+    estimator(body).check_params()
     o = {**FIT_DEFAULTS, **body}
     draws, chains, method = o["draws"], o["chains"], o["method"]
     if method in ("nuts", "exact") and draws * chains > cfg["MAX_DRAWS_TOTAL"]:
