@@ -3,6 +3,14 @@
 Schema checks come from ``schemas`` (via jsonschema); what a schema cannot
 say (rectangular X, finite numbers, matching lengths, size caps) is checked
 here, once, with messages naming the field, what is allowed and what came.
+
+Why jsonschema and not pydantic v2 models (evaluated with pydantic 2.14 on a prototype of the
+fit request): pydantic's messages give no allowed range, value or reason ("Input should be
+less than or equal to 1" against "must be <= 1 (allowed range [0, 1]); got 1.5"), name cells
+``X.0.1`` rather than ``X[0][1]``, print the 1e100 bound as 101 digits, and build every error
+of a body (744 ms for a million bad cells) where this module stops at 20 (under 1 ms). Keeping
+the malformed-input tests as strong would need a translation layer the size of this one, so
+the adoption condition (less code, no weaker test) does not hold.
 """
 
 import csv
