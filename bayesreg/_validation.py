@@ -11,7 +11,7 @@ import numpy as np
 
 __all__ = ["BOUNDS", "Bounds", "InputError", "InputTypeError", "check_Xy", "check_X",
            "check_names", "check_param", "check_sigma", "check_sigma_resolved", "check_alpha",
-           "check_noise_dof"]
+           "check_noise_dof", "check_exact_prior", "resolve_seed"]
 
 
 class Bounds(NamedTuple):
@@ -204,6 +204,22 @@ def check_sigma_resolved(sigma: float, y) -> None:
                                   f"{level:.3g}; got {sigma:g}: float64 holds y no more "
                                   f"precisely, so a smaller noise means nothing (leave sigma "
                                   f"null to learn it)")
+
+
+def check_exact_prior(prior) -> None:
+    """``method="exact"`` is the conjugate ridge posterior: refuse any prior with an L1 part.
+
+    The one statement of the rule, for both entry points: the estimator's door check and the
+    public pipeline step :func:`bayesreg.pipeline.conjugate_ridge`."""
+    if prior.l1_ratio != 0.0:
+        raise InputError("method", f"'exact' is the conjugate ridge posterior; prior "
+                                   f"{prior.name!r} has no closed form (use 'nuts')")
+
+
+def resolve_seed(seed) -> int:
+    """``seed`` as an int, or a fresh one from the OS's entropy when it is None (an unseeded
+    fit; the estimator records it as ``seed_`` so the fit can be repeated)."""
+    return int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
 
 
 def check_noise_dof(n: int, p: int, fit_intercept: bool, flat: bool) -> None:

@@ -16,8 +16,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import diagnostics
-from ._validation import (InputError, check_alpha, check_names, check_param, check_sigma, check_X,
-                          check_Xy)
+from ._validation import (InputError, check_alpha, check_exact_prior, check_names, check_param,
+                          check_sigma, check_X, check_Xy, resolve_seed)
 from .exact import ConjugateRidge
 from .model import SuffStats
 from .pipeline import conjugate_ridge, sample, solve_map
@@ -166,9 +166,8 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
                         high_open=True)
         check_param("method", self.method, choices=METHODS)
         method = check_param("method", method, choices=METHODS)
-        if method == "exact" and prior.l1_ratio != 0.0:
-            raise InputError("method", f"'exact' is the conjugate ridge posterior; prior "
-                                       f"{self.prior!r} has no closed form (use 'nuts')")
+        if method == "exact":
+            check_exact_prior(prior)
         if self.learn_alpha and method != "nuts":
             raise InputError("method", f"learn_alpha=True needs method='nuts' (the MAP is taken at "
                                        f"the posterior median of alpha); got {method!r}")
@@ -199,8 +198,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         X_arr, y_arr = self._check_data(X, y)
         self.feature_names_ = self._resolve_names(X, feature_names, X_arr.shape[1])
         seed = self.random_seed if self.seed is None else self.seed
-        self.seed_ = (int(np.random.SeedSequence().entropy % 2**32) if seed is None
-                      else int(seed))
+        self.seed_ = resolve_seed(seed)
         # one pass over the data: X'X (no centred copy of X) unless n < p
         stats = SuffStats.of(X_arr, y_arr, self.fit_intercept)
         t0 = time.perf_counter()

@@ -19,7 +19,8 @@ import time
 
 import numpy as np
 
-from ._validation import InputError, check_noise_dof, check_sigma_resolved
+from ._validation import (InputError, check_exact_prior, check_noise_dof, check_sigma_resolved,
+                          resolve_seed)
 from .diagnostics import diagnose, summarize
 from .exact import ConjugateRidge
 from .map import sigma_mode, solve_centered
@@ -104,9 +105,7 @@ def conjugate_ridge(stats: SuffStats, prior: Prior, map_result: MapResult,
                     settings: SamplerSettings, *, feature_names=None) -> Posterior:
     """Ridge's closed-form posterior (:class:`~bayesreg.exact.ConjugateRidge`), with
     ``settings.draws`` x ``settings.chains`` independent draws of it for predictions."""
-    if prior.l1_ratio != 0.0:
-        raise InputError("method", f"'exact' is the conjugate ridge posterior; prior "
-                                   f"{prior.name!r} has no closed form (use 'nuts')")
+    check_exact_prior(prior)
     sigma = map_result.sigma if map_result.sigma_known else None
     exact = ConjugateRidge.from_stats(stats, prior.alpha, map_result.scale, sigma)
     _check_noise(stats, prior, map_result)
@@ -160,9 +159,7 @@ def _check_noise(stats: SuffStats, prior: Prior, map_result: MapResult):
 
 
 def _seed(settings: SamplerSettings) -> int:
-    if settings.seed is None:
-        return int(np.random.SeedSequence().entropy % 2**32)
-    return int(settings.seed)
+    return resolve_seed(settings.seed)
 
 
 def _names(feature_names, p):

@@ -21,7 +21,7 @@ from bayesreg.model import Cancelled
 
 from .store import CANCELLED_RUNNING, storage_error
 
-__all__ = ["CORE_NAMES", "DATA_FILE", "DROPOUT_MODEL", "DROPOUT_OPTIONS", "ESTIMATOR_OPTIONS",
+__all__ = ["DATA_FILE", "DROPOUT_MODEL", "DROPOUT_OPTIONS", "ESTIMATOR_OPTIONS",
            "MODELS", "MODEL_FILE", "SETTINGS", "ModelCache", "Stopped", "Watch", "api_name",
            "core_kwargs", "damaged_files", "discard", "dropout_estimator", "error_of",
            "estimator", "file_checksums", "fit", "fit_dropout", "jsonable", "load_data",
@@ -52,24 +52,14 @@ def jsonable(value):
     return value
 
 
-def _seed_name(estimator, former):
-    """``{"seed": former}`` while ``estimator``'s constructor calls its seed ``former``."""
-    return {} if "seed" in estimator().get_params() else {"seed": former}
-
-
-#: The API's names of the estimators' constructor arguments where they differ: the one place
-#: they are translated, both ways (requests in, the core's ``InputError.field`` out). Each
-#: estimator's seed is ``seed`` in the API; a core that still says ``random_seed`` or
-#: ``random_state`` gets its own name.
-CORE_NAMES = {"regression": _seed_name(BayesianRegression, "random_seed"),
-              "mc_dropout": _seed_name(MCDropoutRegressor, "random_state")}
+#: The core's deprecated seed aliases under the API's name, for a core ``InputError.field``
+#: out (requests in need no translation: the API's names are the constructors' own).
 _API_NAMES = {"random_seed": "seed", "random_state": "seed"}
 
 
-def core_kwargs(options, names, kind):
-    """The constructor keywords of ``kind``'s estimator from the request's ``names``."""
-    rename = CORE_NAMES[kind]
-    return {rename.get(k, k): options[k] for k in names if k in options}
+def core_kwargs(options, names):
+    """The constructor keywords among ``names`` that the request's ``options`` set."""
+    return {k: options[k] for k in names if k in options}
 
 
 def api_name(field):
@@ -78,7 +68,7 @@ def api_name(field):
 
 
 def estimator(options):
-    return BayesianRegression(**core_kwargs(options, ESTIMATOR_OPTIONS, "regression"))
+    return BayesianRegression(**core_kwargs(options, ESTIMATOR_OPTIONS))
 
 
 def save_data(store, fit_id, X, y, feature_names):
@@ -142,7 +132,7 @@ DROPOUT_MODEL = "model.npz"
 
 
 def dropout_estimator(options):
-    kwargs = core_kwargs(options, DROPOUT_OPTIONS, "mc_dropout")
+    kwargs = core_kwargs(options, DROPOUT_OPTIONS)
     if "hidden" in kwargs:
         kwargs["hidden"] = tuple(kwargs["hidden"])
     return MCDropoutRegressor(**kwargs)

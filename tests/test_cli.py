@@ -98,6 +98,18 @@ def test_the_command_line_offers_what_the_estimator_accepts():
     assert set(cli.PRIORS) == set(priors.PRIORS)
 
 
+def test_the_command_lines_defaults_are_the_estimators():
+    from service.cli import build_parser
+
+    names = ("prior", "alpha", "l1_ratio", "method", "draws", "tune", "chains", "hdi_prob",
+             "sampler", "seed", "sigma", "standardize", "learn_alpha")
+    parsed = vars(build_parser().parse_args(["fit"]))
+    params = BayesianRegression().get_params()
+    assert {n: parsed[n] for n in names} == {n: params[n] for n in names}
+    # not merely equal by value: a bool stays a bool, an int an int
+    assert all(type(parsed[n]) is type(params[n]) for n in names), names
+
+
 def test_the_table_names_its_hdi_probability_and_has_a_legend(capsys):
     assert main(["fit", "--method", "exact", "--prior", "ridge", "--hdi-prob", "0.9",
                  "--quiet"]) == 0

@@ -8,6 +8,7 @@ from scipy.special import ndtr
 from scipy.stats import norm
 from sklearn.base import clone
 
+from bayesreg._validation import InputError
 from bayesreg.dropout import (
     MCDropoutRegressor,
     inverted_dropout,
@@ -219,6 +220,8 @@ def test_sklearn_clone_and_params():
         ({"weight_decay": -1.0}, "weight_decay"),
         ({"seed": "a"}, "seed"),
         ({"seed": -1}, "seed"),
+        ({"standardize": "yes"}, "standardize"),
+        ({"dtype": "float16"}, "dtype"),
     ],
 )
 def test_bad_hyperparameters_raise(kwargs, name):
@@ -226,6 +229,26 @@ def test_bad_hyperparameters_raise(kwargs, name):
     with pytest.raises(ValueError, match=name) as exc:
         MCDropoutRegressor(**kwargs).fit(X, np.zeros(5))
     assert repr(next(iter(kwargs.values())))[:3] in str(exc.value)
+    assert isinstance(exc.value, InputError)
+    assert exc.value.field == name
+
+
+def test_a_bad_deprecated_random_state_names_its_field():
+    with pytest.warns(FutureWarning, match="random_state"), \
+            pytest.raises(InputError, match="random_state") as exc:
+        MCDropoutRegressor(random_state=-1).fit(np.zeros((5, 2)), np.zeros(5))
+    assert exc.value.field == "random_state"
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"means": np.zeros(3), "sd": 1.0, "q": 0.5}, "means"),
+    ({"means": np.zeros((2, 3)), "sd": 1.0, "q": 1.0}, "q"),
+    ({"means": np.zeros((2, 3)), "sd": 0.0, "q": 0.5}, "sd"),
+])
+def test_mixture_quantile_argument_errors_name_their_field(kwargs, name):
+    with pytest.raises(InputError, match=name) as exc:
+        mixture_normal_quantile(**kwargs)
+    assert exc.value.field == name
 
 
 def test_bad_data_raise():
@@ -343,8 +366,9 @@ def test_save_needs_a_fit_and_load_rejects_other_files(tmp_path):
     with pytest.raises(NotFittedError):
         MCDropoutRegressor().save(tmp_path / "m.npz")
     np.savez(tmp_path / "other.npz", meta=np.asarray('{"format": "something else"}'))
-    with pytest.raises(ValueError, match="not a saved MCDropoutRegressor"):
+    with pytest.raises(ValueError, match="not a saved MCDropoutRegressor") as exc:
         MCDropoutRegressor.load(tmp_path / "other.npz")
+    assert isinstance(exc.value, InputError) and exc.value.field == "path"
 
 
 def test_generator_seed_saves_as_none(sine_data, tmp_path):

@@ -143,8 +143,25 @@ def test_conjugate_ridge_known_sigma_is_normal(rng):
 def test_conjugate_ridge_refuses_an_l1_prior(rng):
     X, y = _data(rng, 30, 3)
     stats_, prior = SuffStats.of(X, y), Prior.create("lasso", 0.1)
-    with pytest.raises(ValueError, match="closed form"):
+    with pytest.raises(ValueError, match="closed form") as step:
         conjugate_ridge(stats_, prior, solve_map(stats_, prior), SamplerSettings(seed=0))
+    # the estimator's door check is the same rule: the same field and the same words
+    with pytest.raises(ValueError, match="closed form") as door:
+        BayesianRegression(prior="lasso", alpha=0.1, method="exact", seed=0).fit(X, y)
+    assert step.value.field == door.value.field == "method"
+    assert str(step.value) == str(door.value)
+
+
+def test_an_unseeded_exact_fit_draws_a_fresh_seed_and_records_it(rng):
+    X, y = _data(rng, 30, 3)
+    fits = [BayesianRegression(prior="ridge", alpha=0.1, method="exact", draws=50,
+                               chains=1).fit(X, y) for _ in range(2)]
+    assert fits[0].seed_ != fits[1].seed_ and all(0 <= f.seed_ < 2**32 for f in fits)
+    # the recorded seed repeats the fit's draws
+    again = BayesianRegression(prior="ridge", alpha=0.1, method="exact", draws=50, chains=1,
+                               seed=fits[0].seed_).fit(X, y)
+    np.testing.assert_array_equal(again.posterior_.posterior["coef"].values,
+                                  fits[0].posterior_.posterior["coef"].values)
 
 
 # ---------------------------------------------------------------- sample

@@ -12,6 +12,8 @@ import math
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from .._validation import InputError
+
 __all__ = ["inverted_dropout", "mixture_normal_quantile", "network", "sample_passes"]
 
 # Upper bound on the number of floats in the widest (T_chunk * n, width)
@@ -76,11 +78,11 @@ def mixture_normal_quantile(means, sd, q, tol=1e-10, max_iter=200):
     """
     means = np.asarray(means, dtype=np.float64)
     if means.ndim != 2:
-        raise ValueError(f"means must be 2-D (T, n), got shape {means.shape}")
+        raise InputError("means", f"means must be 2-D (T, n), got shape {means.shape}", prefix=False)
     if not 0.0 < q < 1.0:
-        raise ValueError(f"q must be in (0, 1), got {q!r}")
+        raise InputError("q", f"q must be in (0, 1), got {q!r}", prefix=False)
     if not sd > 0:
-        raise ValueError(f"sd must be > 0, got {sd!r}")
+        raise InputError("sd", f"sd must be > 0, got {sd!r}", prefix=False)
     z = ndtri(q)
     lo = means.min(axis=0) + sd * z
     hi = means.max(axis=0) + sd * z

@@ -38,15 +38,17 @@ def _check_int(name, value, low):
 
 def _check_hidden(hidden):
     if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
-        raise ValueError(f"hidden must be a tuple of positive ints, got {hidden!r}; "
-                         f"use ({hidden},)")
+        raise InputError("hidden", f"hidden must be a tuple of positive ints, got {hidden!r}; "
+                         f"use ({hidden},)", prefix=False)
     try:
         hidden_t = tuple(hidden)
     except TypeError:
-        raise ValueError(f"hidden must be a tuple of positive ints, got {hidden!r}") from None
+        raise InputError("hidden", f"hidden must be a tuple of positive ints, got {hidden!r}",
+                         prefix=False) from None
     for h in hidden_t:
         if isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1:
-            raise ValueError(f"hidden must be a tuple of positive ints, got {hidden!r}")
+            raise InputError("hidden", f"hidden must be a tuple of positive ints, got {hidden!r}",
+                             prefix=False)
     return tuple(int(h) for h in hidden_t)
 
 
@@ -240,12 +242,14 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         _check_real("learning_rate", self.learning_rate, 0.0, low_open=True)
         _check_int("mc_samples", self.mc_samples, 1)
         if not isinstance(self.standardize, (bool, np.bool_)):
-            raise ValueError(f"standardize must be a bool, got {self.standardize!r}")
+            raise InputError("standardize", f"standardize must be a bool, got {self.standardize!r}",
+                             prefix=False)
         if self.weight_decay is not None:
             _check_real("weight_decay", self.weight_decay, 0.0)
         _check_real("learning_rate_decay", self.learning_rate_decay, 0.0)
         if self.dtype not in ("float64", "float32"):
-            raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
+            raise InputError("dtype", f"dtype must be 'float64' or 'float32', got {self.dtype!r}",
+                             prefix=False)
         return hidden, p, tau, ls, self._resolve_seed()
 
     def _resolve_seed(self):
@@ -263,8 +267,8 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         if not (seed is None or isinstance(seed, np.random.Generator)
                 or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
                     and seed >= 0)):
-            raise ValueError(f"{name} must be None, a non-negative int or a numpy Generator, "
-                             f"got {seed!r}")
+            raise InputError(name, f"{name} must be None, a non-negative int or a numpy "
+                             f"Generator, got {seed!r}", prefix=False)
         if isinstance(seed, np.random.Generator):
             return np.random.SeedSequence(int(seed.integers(2**63)))
         return np.random.SeedSequence(seed)
@@ -378,7 +382,8 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             if meta.get("format") != "bayesreg.MCDropoutRegressor":
-                raise ValueError(f"{path} is not a saved MCDropoutRegressor")
+                raise InputError("path", f"{path} is not a saved MCDropoutRegressor",
+                                 prefix=False)
             params = dict(meta["params"], hidden=tuple(meta["params"]["hidden"]))
             if "seed" not in params:
                 params["seed"] = params.pop("random_state", None)
