@@ -5,13 +5,15 @@ from __future__ import annotations
 import numbers
 import unicodedata
 import warnings
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
 __all__ = ["BOUNDS", "Bounds", "InputError", "InputTypeError", "check_Xy", "check_X",
            "check_names", "check_param", "check_sigma", "check_sigma_resolved", "check_alpha",
-           "check_noise_dof", "check_exact_prior", "resolve_seed"]
+           "check_noise_dof", "check_exact_prior", "resolve_seed", "Range", "RANGES",
+           "SEED_MAX"]
 
 
 class Bounds(NamedTuple):
@@ -99,6 +101,49 @@ def check_param(name, value, *, kind="real", low=None, high=None, low_open=False
         hi = "inf" if high is None else high
         raise InputError(name, f"must be in the range {left}{lo}, {hi}{right}; got {value}")
     return value
+
+
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of one numeric parameter: one rule, used by the checks below and
+    published as JSON Schema by the service."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    kind: str = "real"
+
+    def check(self, name, value):
+        return check_param(name, value, kind=self.kind, low=self.low, high=self.high,
+                           low_open=self.low_open, high_open=self.high_open)
+
+    def schema(self) -> dict:
+        """The same rule as JSON Schema keywords."""
+        out = {"type": "integer" if self.kind == "int" else "number"}
+        for bound, open_, closed_key, open_key in ((self.low, self.low_open, "minimum",
+                                                    "exclusiveMinimum"),
+                                                   (self.high, self.high_open, "maximum",
+                                                    "exclusiveMaximum")):
+            if bound is not None:
+                out[open_key if open_ else closed_key] = bound
+        return out
+
+
+#: The largest seed (NumPy's and nutpie's seeds are 32-bit).
+SEED_MAX = 2**32 - 1
+
+#: The ranges of BayesianRegression's numeric parameters (alpha and sigma: see BOUNDS; draws,
+#: tune and chains have only a lower bound here, the service caps them further).
+RANGES = {
+    "l1_ratio": Range(0, 1),
+    "hdi_prob": Range(0, 1, low_open=True, high_open=True),
+    "target_accept": Range(0, 1, low_open=True, high_open=True),
+    "seed": Range(0, SEED_MAX, kind="int"),
+    "draws": Range(1, kind="int"),
+    "tune": Range(1, kind="int"),
+    "chains": Range(1, kind="int"),
+}
 
 
 def _as_float_matrix(values, name: str, ndim: int) -> np.ndarray:

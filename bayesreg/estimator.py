@@ -16,8 +16,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import diagnostics
-from ._validation import (InputError, check_alpha, check_exact_prior, check_names, check_param,
-                          check_sigma, check_X, check_Xy, resolve_seed)
+from ._validation import (RANGES, SEED_MAX, InputError, check_alpha, check_exact_prior,
+                          check_names, check_param, check_sigma, check_X, check_Xy, resolve_seed)
 from .exact import ConjugateRidge
 from .model import SuffStats
 from .pipeline import conjugate_ridge, sample, solve_map
@@ -27,8 +27,6 @@ from .results import Diagnostics, MapResult, Posterior, SamplerSettings
 __all__ = ["BayesianRegression", "PredictiveInterval", "METHODS", "SAMPLERS", "SEED_MAX"]
 
 METHODS = ("exact", "map", "nuts")
-#: The largest seed (NumPy's and nutpie's seeds are 32-bit).
-SEED_MAX = 2**32 - 1
 SAMPLERS = ("nutpie", "pymc")
 # Posterior draws x rows of X per block of predict_interval (24 bytes each: ~100 MB).
 _PREDICT_BLOCK = 4_000_000
@@ -149,21 +147,19 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
             check_sigma(check_param("sigma", self.sigma, low=0.0, low_open=True))
         for name in ("fit_intercept", "standardize", "learn_alpha"):
             check_param(name, getattr(self, name), kind="bool")
-        for name in ("draws", "tune", "chains"):
-            check_param(name, getattr(self, name), kind="int", low=1)
-        check_param("hdi_prob", self.hdi_prob, low=0.0, high=1.0, low_open=True, high_open=True)
+        for name in ("draws", "tune", "chains", "hdi_prob"):
+            RANGES[name].check(name, getattr(self, name))
         if self.seed is not None:
-            check_param("seed", self.seed, kind="int", low=0, high=SEED_MAX)
+            RANGES["seed"].check("seed", self.seed)
         if self.random_seed is not None:
             warnings.warn("BayesianRegression(random_seed=) is deprecated and will be removed; "
                           "use seed=", FutureWarning, stacklevel=3)
             if self.seed is not None:
                 raise InputError("random_seed", "is the deprecated name of seed; give only seed")
-            check_param("random_seed", self.random_seed, kind="int", low=0, high=SEED_MAX)
+            RANGES["seed"].check("random_seed", self.random_seed)
         check_param("sampler", self.sampler, choices=SAMPLERS)
         if self.target_accept is not None:
-            check_param("target_accept", self.target_accept, low=0.0, high=1.0, low_open=True,
-                        high_open=True)
+            RANGES["target_accept"].check("target_accept", self.target_accept)
         check_param("method", self.method, choices=METHODS)
         method = check_param("method", method, choices=METHODS)
         if method == "exact":
@@ -274,7 +270,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
             return df.reindex(columns=diagnostics.SUMMARY_COLUMNS)
         if hdi_prob is None or hdi_prob == self.hdi_prob:
             return post.summary.copy()
-        check_param("hdi_prob", hdi_prob, low=0.0, high=1.0, low_open=True, high_open=True)
+        RANGES["hdi_prob"].check("hdi_prob", hdi_prob)
         return post.summary_at(hdi_prob)
 
     def to_dict(self) -> dict:
@@ -299,8 +295,9 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         if self.posterior_ is None:
             raise InputError("method", "no posterior: the model was fitted with method='map'")
-        prob = self.hdi_prob if hdi_prob is None else check_param(
-            "hdi_prob", hdi_prob, low=0.0, high=1.0, low_open=True, high_open=True)
+        if hdi_prob is not None:
+            RANGES["hdi_prob"].check("hdi_prob", hdi_prob)
+        prob = self.hdi_prob if hdi_prob is None else float(hdi_prob)
         X_arr = check_X(X, self.coef_.size, type(self).__name__)
         validate_data(self, X, skip_check_array=True, reset=False)  # feature-name consistency
         post = self.posterior_.posterior

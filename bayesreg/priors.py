@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import special
 
-from ._validation import InputError, check_param
+from ._validation import RANGES, InputError, check_param
 
 __all__ = [
     "PRIORS",
@@ -75,7 +75,7 @@ class Prior:
         """Validate and build a prior; ``l1_ratio`` only matters for ``elastic_net``."""
         name = check_param("prior", name, choices=PRIORS)
         alpha = check_param("alpha", alpha, low=0.0)
-        l1_ratio = check_param("l1_ratio", l1_ratio, low=0.0, high=1.0)
+        l1_ratio = RANGES["l1_ratio"].check("l1_ratio", l1_ratio)
         fixed = PRIORS[name]
         return cls(name, alpha, l1_ratio if fixed is None else fixed)
 

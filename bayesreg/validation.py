@@ -2,8 +2,8 @@
 (with the reason for each) and the checks a front end can run before fitting, so that the
 service refuses at its door exactly what the estimators refuse."""
 
-from ._validation import (BOUNDS, REASONS, Bounds, InputError, check_names, check_noise_dof,
-                          check_sigma_resolved)
+from ._validation import (BOUNDS, RANGES, REASONS, SEED_MAX, Bounds, InputError, Range,
+                          check_names, check_noise_dof, check_sigma_resolved)
 
-__all__ = ["BOUNDS", "REASONS", "Bounds", "InputError", "check_names", "check_noise_dof",
-           "check_sigma_resolved"]
+__all__ = ["BOUNDS", "RANGES", "REASONS", "SEED_MAX", "Bounds", "InputError", "Range",
+           "check_names", "check_noise_dof", "check_sigma_resolved"]

@@ -12,7 +12,7 @@ from bayesreg import BayesianRegression, MCDropoutRegressor
 from bayesreg.diagnostics import MIN_DIAGNOSTIC_DRAWS
 from bayesreg.estimator import METHODS as _CORE_METHODS
 from bayesreg.priors import PRIORS as _CORE_PRIORS
-from bayesreg.validation import BOUNDS, REASONS
+from bayesreg.validation import BOUNDS, RANGES, REASONS
 
 __all__ = ["DATA", "DATASETS", "DATUM", "DROPOUT_DEFAULTS", "DROPOUT_FIT", "DROPOUT_FIT_LIST",
            "DROPOUT_PREDICTION", "FIT", "FIT_DATA", "FIT_DEFAULTS", "FIT_LIST", "HEALTH", "MATRIX",
@@ -73,7 +73,7 @@ def fit_options(cfg):
         "alpha": {"type": "number", "minimum": 0, "maximum": BOUNDS.alpha, "default": d["alpha"],
                   "x-reason": REASONS["alpha"],
                   "description": "Penalty strength in scikit-learn's ElasticNet convention."},
-        "l1_ratio": {"type": "number", "minimum": 0, "maximum": 1, "default": d["l1_ratio"],
+        "l1_ratio": {**RANGES["l1_ratio"].schema(), "default": d["l1_ratio"],
                      "description": "Share of the L1 penalty; used by prior elastic_net."},
         "sigma": {"type": ["number", "null"], "minimum": BOUNDS.sigma_low,
                   "maximum": BOUNDS.sigma_high, "default": d["sigma"],
@@ -100,10 +100,8 @@ def fit_options(cfg):
                  "default": d["tune"]},
         "chains": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_CHAINS"],
                    "default": d["chains"]},
-        "seed": {"type": ["integer", "null"], "minimum": 0, "maximum": 2**32 - 1,
-                 "default": d["seed"]},
-        "hdi_prob": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
-                     "default": d["hdi_prob"]},
+        "seed": {**RANGES["seed"].schema(), "type": ["integer", "null"], "default": d["seed"]},
+        "hdi_prob": {**RANGES["hdi_prob"].schema(), "default": d["hdi_prob"]},
         "wait": {"type": "boolean", "default": False,
                  "description": "For nuts: hold the request until the fit ends "
                                 "(at most BAYESREG_WAIT_TIMEOUT s)."},
@@ -172,7 +170,7 @@ def predict_request(cfg):
         "required": ["X"],
         "properties": {
             "X": MATRIX,
-            "hdi_prob": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+            "hdi_prob": RANGES["hdi_prob"].schema(),
         },
     }
 
@@ -347,7 +345,7 @@ def dropout_options(cfg):
         "mc_samples": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_MC_SAMPLES"],
                        "default": d["mc_samples"], "description": "Stochastic passes per prediction."},
         "standardize": {"type": "boolean", "default": d["standardize"]},
-        "seed": {"type": ["integer", "null"], "minimum": 0, "maximum": 2**32 - 1, "default": d["seed"],
+        "seed": {**RANGES["seed"].schema(), "type": ["integer", "null"], "default": d["seed"],
                  "description": "Seeds initialization, minibatches and all dropout masks; "
                                 "a seeded fit is reproducible bit for bit."},
         "wait": {"type": "boolean", "default": False,

@@ -10,7 +10,7 @@ import pytest
 from bayesreg import BayesianRegression, MCDropoutRegressor
 from bayesreg.estimator import METHODS
 from bayesreg.priors import PRIORS
-from bayesreg.validation import InputError
+from bayesreg.validation import RANGES, InputError
 from service import collection, create_app, fits, jobs, openapi, schemas
 
 
@@ -18,6 +18,22 @@ from service import collection, create_app, fits, jobs, openapi, schemas
 def bare(tmp_path):
     """An app of its own (no pool), so a test may add a route."""
     return create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "START_POOL": False})
+
+
+@pytest.mark.parametrize("name, inside, outside", [("l1_ratio", 1, 1.001), ("hdi_prob", 0.999, 1),
+                                                    ("seed", 2**32 - 1, 2**32)])
+def test_numeric_ranges_are_the_cores(client, name, inside, outside):
+    """The schema's bound is the core's: the core and the API accept and refuse alike."""
+    keys = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+    published = schemas.fit_options(client.application.config)[name]
+    assert {k: published.get(k) for k in keys} == {k: RANGES[name].schema().get(k) for k in keys}
+    RANGES[name].check(name, inside)
+    with pytest.raises(InputError):
+        RANGES[name].check(name, outside)
+    body = {"dataset": "diabetes", "method": "map", name: outside}
+    reply = client.post("/v1/fits", json=body)
+    assert reply.status_code == 422 and reply.get_json()["errors"][0]["field"] == name
+    assert client.post("/v1/fits", json={**body, name: inside}).status_code == 201
 
 
 def test_priors_methods_and_defaults_are_the_cores(app):
