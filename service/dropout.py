@@ -105,6 +105,7 @@ def create():
         validation.check_names(body.get("feature_names"), X.shape[1])
         body.setdefault("feature_names", names)
     validation.check_dropout_fit(body, cfg, X.shape[0])
+    jobs.dropout_estimator(body).check_params()  # the core's own rules, at the door
     _check_one_row(body, X.shape[1], cfg)
     names = body.get("feature_names") or [f"x{j}" for j in range(X.shape[1])]
     wait = body.pop("wait", False)

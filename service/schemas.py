@@ -12,6 +12,7 @@ from bayesreg import BayesianRegression, MCDropoutRegressor
 from bayesreg.diagnostics import MIN_DIAGNOSTIC_DRAWS
 from bayesreg.estimator import METHODS as _CORE_METHODS
 from bayesreg.priors import PRIORS as _CORE_PRIORS
+from bayesreg.dropout.regressor import RANGES as DROPOUT_RANGES
 from bayesreg.validation import BOUNDS, RANGES, REASONS
 
 __all__ = ["DATA", "DATASETS", "DATUM", "DROPOUT_DEFAULTS", "DROPOUT_FIT", "DROPOUT_FIT_LIST",
@@ -328,21 +329,22 @@ def dropout_options(cfg):
         "hidden": {"type": "array", "maxItems": cfg["MAX_HIDDEN_LAYERS"], "default": d["hidden"],
                    "items": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_HIDDEN_UNITS"]},
                    "description": "Widths of the hidden ReLU layers; [] for a linear model."},
-        "dropout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": d["dropout"],
+        "dropout": {**DROPOUT_RANGES["dropout"].schema(), "default": d["dropout"],
                     "description": "Drop probability of the inputs and of every hidden layer."},
-        "tau": {"type": "number", "exclusiveMinimum": 0, "default": d["tau"],
+        "tau": {**DROPOUT_RANGES["tau"].schema(), "default": d["tau"],
                 "description": "Model precision in the units of y (predictive noise 1/tau)."},
-        "length_scale": {"type": "number", "minimum": 0, "default": d["length_scale"],
+        "length_scale": {**DROPOUT_RANGES["length_scale"].schema(), "default": d["length_scale"],
                          "description": "Prior length-scale l of the weight decay "
                                         "l^2 (1 - dropout) / (2 N tau)."},
-        "epochs": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_EPOCHS"], "default": d["epochs"],
+        "epochs": {**DROPOUT_RANGES["epochs"].schema(), "maximum": cfg["MAX_EPOCHS"],
+                   "default": d["epochs"],
                    "description": "Passes over the data; epochs x rows is capped by "
                                   "BAYESREG_MAX_EPOCH_ROWS."},
-        "batch_size": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_BATCH_SIZE"],
+        "batch_size": {**DROPOUT_RANGES["batch_size"].schema(), "maximum": cfg["MAX_BATCH_SIZE"],
                        "default": d["batch_size"]},
-        "learning_rate": {"type": "number", "exclusiveMinimum": 0, "maximum": 10,
+        "learning_rate": {**DROPOUT_RANGES["learning_rate"].schema(), "maximum": 10,
                           "default": d["learning_rate"], "description": "Adam step size."},
-        "mc_samples": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_MC_SAMPLES"],
+        "mc_samples": {**DROPOUT_RANGES["mc_samples"].schema(), "maximum": cfg["MAX_MC_SAMPLES"],
                        "default": d["mc_samples"], "description": "Stochastic passes per prediction."},
         "standardize": {"type": "boolean", "default": d["standardize"]},
         "seed": {**RANGES["seed"].schema(), "type": ["integer", "null"], "default": d["seed"],

@@ -13,7 +13,7 @@ from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import InputError, check_param, check_X, check_Xy
+from .._validation import InputError, Range, check_param, check_X, check_Xy
 from .layers import mixture_normal_quantile, network, sample_passes
 from .result import DropoutResult, PredictiveSummary
 from .training import glorot_init, train
@@ -26,6 +26,21 @@ _MAX_BLOCK_PASSES = 1_000_000
 # The fitted state that save() writes besides the arrays, and load() restores.
 _FITTED_SCALARS = ("weight_decay_", "y_mean_", "y_scale_", "n_features_in_", "dropout_",
                    "tau_", "_pred_seed")
+
+
+#: The ranges of MCDropoutRegressor's numeric parameters: what ``check_params`` enforces and
+#: what the service publishes (the service caps some further: epochs, batch size, passes).
+RANGES = {
+    "dropout": Range(0, 1, high_open=True),
+    "tau": Range(0, low_open=True),
+    "length_scale": Range(0),
+    "epochs": Range(1, kind="int"),
+    "batch_size": Range(1, kind="int"),
+    "learning_rate": Range(0, low_open=True),
+    "mc_samples": Range(1, kind="int"),
+    "weight_decay": Range(0),
+    "learning_rate_decay": Range(0),
+}
 
 
 def _check_real(name, value, low=None, high=None, low_open=False, high_open=False):
@@ -231,22 +246,23 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------
-    def _validate_params(self):
-        """``(hidden, p, tau, length_scale, seed)`` checked; the seed resolved from the alias."""
+    def check_params(self):
+        """Check every parameter, as :meth:`fit` does first: raises :class:`InputError` naming
+        the first bad one; returns ``(hidden, p, tau, length_scale, seed)`` with the seed
+        resolved from the alias. Public so that a front end (the service) refuses a request at
+        its door by these rules, not a copy of them."""
         hidden = _check_hidden(self.hidden)
-        p = _check_real("dropout", self.dropout, 0.0, 1.0, high_open=True)
-        tau = _check_real("tau", self.tau, 0.0, low_open=True)
-        ls = _check_real("length_scale", self.length_scale, 0.0)
-        _check_int("epochs", self.epochs, 1)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_real("learning_rate", self.learning_rate, 0.0, low_open=True)
-        _check_int("mc_samples", self.mc_samples, 1)
+        p = RANGES["dropout"].check("dropout", self.dropout)
+        tau = RANGES["tau"].check("tau", self.tau)
+        ls = RANGES["length_scale"].check("length_scale", self.length_scale)
+        for name in ("epochs", "batch_size", "learning_rate", "mc_samples",
+                     "learning_rate_decay"):
+            RANGES[name].check(name, getattr(self, name))
         if not isinstance(self.standardize, (bool, np.bool_)):
             raise InputError("standardize", f"standardize must be a bool, got {self.standardize!r}",
                              prefix=False)
         if self.weight_decay is not None:
-            _check_real("weight_decay", self.weight_decay, 0.0)
-        _check_real("learning_rate_decay", self.learning_rate_decay, 0.0)
+            RANGES["weight_decay"].check("weight_decay", self.weight_decay)
         if self.dtype not in ("float64", "float32"):
             raise InputError("dtype", f"dtype must be 'float64' or 'float32', got {self.dtype!r}",
                              prefix=False)
@@ -294,7 +310,7 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         -------
         self
         """
-        hidden, p, tau, ls, seed_seq = self._validate_params()
+        hidden, p, tau, ls, seed_seq = self.check_params()
         if y is None:
             raise InputError("y", "requires y to be passed, but the target y is None")
         X, y = check_Xy(X, y)

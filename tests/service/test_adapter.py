@@ -36,6 +36,27 @@ def test_numeric_ranges_are_the_cores(client, name, inside, outside):
     assert client.post("/v1/fits", json={**body, name: inside}).status_code == 201
 
 
+def test_dropout_ranges_are_the_cores(client):
+    """The dropout schema's lower bounds are MCDropoutRegressor's own (the service only adds
+    caps above), and a value the core refuses is a 422 naming the field."""
+    from bayesreg.dropout.regressor import RANGES as DROPOUT_RANGES
+
+    published = schemas.dropout_options(client.application.config)
+    for name, rule in DROPOUT_RANGES.items():
+        if name not in published:  # weight_decay, learning_rate_decay: not offered over HTTP
+            continue
+        core = rule.schema()
+        for key in ("minimum", "exclusiveMinimum", "exclusiveMaximum"):
+            assert published[name].get(key) == core.get(key), (name, key)
+        if "maximum" in core:
+            assert published[name]["maximum"] == core["maximum"], name
+    with pytest.raises(InputError) as err:
+        MCDropoutRegressor(tau=0.0).check_params()
+    assert err.value.field == "tau"
+    reply = client.post("/v1/dropout/fits", json={"dataset": "diabetes", "tau": 0.0})
+    assert reply.status_code == 422 and reply.get_json()["errors"][0]["field"] == "tau"
+
+
 def test_priors_methods_and_defaults_are_the_cores(app):
     assert schemas.PRIORS == sorted(PRIORS) and schemas.METHODS == sorted(METHODS)
     for options, est in ((schemas.fit_options(app.config), BayesianRegression()),
