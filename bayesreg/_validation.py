@@ -264,7 +264,7 @@ def check_exact_prior(prior) -> None:
 def resolve_seed(seed) -> int:
     """``seed`` as an int, or a fresh one from the OS's entropy when it is None (an unseeded
     fit; the estimator records it as ``seed_`` so the fit can be repeated)."""
-    return int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
+    return int(np.random.SeedSequence().entropy % (SEED_MAX + 1)) if seed is None else int(seed)
 
 
 def check_noise_dof(n: int, p: int, fit_intercept: bool, flat: bool) -> None:

@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import diagnostics
-from ._validation import (RANGES, SEED_MAX, InputError, check_alpha, check_exact_prior,
+from ._validation import (RANGES, InputError, check_alpha, check_exact_prior,
                           check_names, check_param, check_sigma, check_X, check_Xy, resolve_seed)
 from .exact import ConjugateRidge
 from .model import SuffStats
@@ -24,7 +24,7 @@ from .pipeline import conjugate_ridge, sample, solve_map
 from .priors import Prior
 from .results import Diagnostics, MapResult, Posterior, SamplerSettings
 
-__all__ = ["BayesianRegression", "PredictiveInterval", "METHODS", "SAMPLERS", "SEED_MAX"]
+__all__ = ["BayesianRegression", "PredictiveInterval", "METHODS", "SAMPLERS"]
 
 METHODS = ("exact", "map", "nuts")
 SAMPLERS = ("nutpie", "pymc")

@@ -35,8 +35,8 @@ MODEL_FILE = "model.nc"
 # The settings a fit resource states, resolved (request, else the default).
 SETTINGS = ("prior", "alpha", "l1_ratio", "sigma", "fit_intercept", "standardize", "learn_alpha",
             "method", "draws", "tune", "chains", "seed", "hdi_prob", "time_limit")
-ESTIMATOR_OPTIONS = ("prior", "alpha", "l1_ratio", "sigma", "fit_intercept", "standardize",
-                     "learn_alpha", "draws", "tune", "chains", "hdi_prob", "seed", "method")
+# All of them but the time limit (the service's, not the estimator's) are constructor keywords.
+ESTIMATOR_OPTIONS = tuple(name for name in SETTINGS if name != "time_limit")
 
 
 def jsonable(value):
