@@ -23,6 +23,9 @@ MIN_DIAGNOSTIC_DRAWS = 4
 #: below this many draws per chain PyMC warns that convergence cannot be checked reliably
 MIN_RELIABLE_DRAWS = 100
 
+#: scalar hyperparameters of the horseshoe priors, summarized after sigma when sampled
+HYPER_ROWS = ("tau", "c")
+
 SUMMARY_COLUMNS = ["map", "mean", "sd", "median", "hdi_low", "hdi_high", "mcse_mean",
                    "ess_bulk", "ess_tail", "r_hat", "prob_positive", "map_in_hdi"]
 
@@ -100,6 +103,9 @@ def summarize(posterior: xr.Dataset, map_result, feature_names, hdi_prob, exact=
     """The summary of a posterior beside its MAP: from the exact marginals when ``exact`` (a
     :class:`bayesreg.exact.ConjugateRidge`) is given, else from the draws."""
     rows = map_rows(map_result, feature_names, "alpha" in posterior)
+    for name in HYPER_ROWS:           # a horseshoe's global scale and slab: no mode
+        if name in posterior:
+            rows[name] = (name, None, float("nan"))
     if exact is not None:
         # the closed-form interval's ends are computed apart from the MAP: allow rounding
         return summary_frame(exact.summary_rows(rows, list(feature_names), hdi_prob), tol=1e-12)

@@ -19,14 +19,17 @@ from . import diagnostics
 from ._validation import (RANGES, InputError, check_alpha, check_exact_prior,
                           check_names, check_param, check_sigma, check_X, check_Xy, resolve_seed)
 from .exact import ConjugateRidge
+from .horseshoe import HORSESHOE_PRIORS, Horseshoe, no_mode, sample_horseshoe
 from .model import SuffStats
 from .pipeline import conjugate_ridge, sample, solve_map
-from .priors import Prior
+from .priors import PRIORS, Prior
 from .results import Diagnostics, MapResult, Posterior, SamplerSettings
 
-__all__ = ["BayesianRegression", "PredictiveInterval", "METHODS", "SAMPLERS"]
+__all__ = ["BayesianRegression", "PredictiveInterval", "METHODS", "SAMPLERS", "PRIOR_NAMES"]
 
 METHODS = ("exact", "map", "nuts")
+#: every prior: the elastic-net family (bayesreg.priors) and the horseshoes (bayesreg.horseshoe)
+PRIOR_NAMES = (*PRIORS, *HORSESHOE_PRIORS)
 SAMPLERS = ("nutpie", "pymc")
 # Posterior draws x rows of X per block of predict_interval (24 bytes each: ~100 MB).
 _PREDICT_BLOCK = 4_000_000
@@ -62,10 +65,12 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    prior : {"ridge", "lasso", "elastic_net"}
-        Gaussian (``l1_ratio = 0``), Laplace (``l1_ratio = 1``) or the mixed prior.
+    prior : {"ridge", "lasso", "elastic_net", "horseshoe", "regularized_horseshoe"}
+        Gaussian (``l1_ratio = 0``), Laplace (``l1_ratio = 1``) or the mixed prior; or a
+        horseshoe (see :mod:`bayesreg.horseshoe` and below), sampled only (``method="nuts"``).
     alpha : float >= 0
         Penalty strength (with ``learn_alpha``, the scale and median of its Half-Cauchy prior).
+        Ignored by the horseshoes, like ``l1_ratio`` by ridge and lasso.
     l1_ratio : float in [0, 1]
         Share of L1 in the penalty; used by ``elastic_net`` only.
     sigma : float > 0 or None
@@ -93,12 +98,26 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         effective draws per draw.
     method : {"nuts", "map", "exact"}
         Default for :meth:`fit`'s ``method``.
+    global_scale : float > 0 or None
+        Horseshoes: tau0, the scale of tau's Half-Cauchy prior. None: from
+        ``expected_nonzero`` if given, else 1 (Carvalho, Polson & Scott's and brms's; see
+        :mod:`bayesreg.horseshoe` for why).
+    expected_nonzero : int in [1, p - 1] or None
+        Horseshoes: a guess p0 of the non-zero coefficients, setting tau0 = p0 / (p - p0) /
+        sqrt(n) (Piironen & Vehtari 2017; sigma is factored out). Not with ``global_scale``.
+    slab_df, slab_scale : float > 0
+        Regularized horseshoe: c^2 ~ Inv-Gamma(slab_df / 2, slab_df slab_scale^2 / 2), c on
+        the scale of w / sigma. These four are validated for every prior and used by the
+        horseshoes only. ``target_accept`` None is 0.95 for the horseshoes.
     random_seed : int or None
         Deprecated alias of ``seed`` (a ``FutureWarning``); it will be removed.
 
     Attributes
     ----------
-    coef_, intercept_ : the MAP (always).
+    coef_, intercept_ : the MAP (always); for a horseshoe prior, which has no finite mode,
+        the posterior median of each coefficient and of the intercept, so ``predict`` is still
+        ``X @ coef_ + intercept_`` (the scikit-learn contract), and the summary's ``map``
+        column is NaN (``None`` in ``to_dict``).
     sigma_map_ : the mode of sigma given the MAP coefficients (the given sigma if known).
     alpha_ : the alpha of the MAP (the posterior median when ``learn_alpha``).
     posterior_ : arviz.InferenceData or None (after ``method="map"``).
@@ -117,7 +136,8 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
     def __init__(self, prior="lasso", alpha=0.1, l1_ratio=0.5, sigma=None, fit_intercept=True,
                  standardize=False, learn_alpha=False, draws=1000, tune=1000, chains=4,
                  hdi_prob=0.94, seed=None, sampler="nutpie", method="nuts",
-                 target_accept=None, random_seed=None):
+                 target_accept=None, random_seed=None, global_scale=None,
+                 expected_nonzero=None, slab_df=4.0, slab_scale=2.0):
         self.prior = prior
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -134,6 +154,10 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         self.sampler = sampler
         self.method = method
         self.target_accept = target_accept
+        self.global_scale = global_scale
+        self.expected_nonzero = expected_nonzero
+        self.slab_df = slab_df
+        self.slab_scale = slab_scale
 
     # ------------------------------------------------------------------ validation
     def check_params(self, method=None):
@@ -141,8 +165,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         the first bad one; returns ``(Prior, method)``. Public so that a front end (the
         service) refuses a request at its door by the core's own rules, not a copy of them."""
         method = self.method if method is None else method
-        prior = Prior.create(self.prior, self.alpha, self.l1_ratio)
-        check_alpha(prior.alpha)
+        prior = self._check_prior()
         if self.sigma is not None:
             check_sigma(check_param("sigma", self.sigma, low=0.0, low_open=True))
         for name in ("fit_intercept", "standardize", "learn_alpha"):
@@ -162,7 +185,9 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
             RANGES["target_accept"].check("target_accept", self.target_accept)
         check_param("method", self.method, choices=METHODS)
         method = check_param("method", method, choices=METHODS)
-        if method == "exact":
+        if isinstance(prior, Horseshoe):
+            _check_horseshoe(prior, method, self.learn_alpha)
+        elif method == "exact":
             check_exact_prior(prior)
         if self.learn_alpha and method != "nuts":
             raise InputError("method", f"learn_alpha=True needs method='nuts' (the MAP is taken at "
@@ -171,6 +196,19 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
             raise InputError("alpha", "with learn_alpha=True, alpha is the scale of its "
                                       "Half-Cauchy prior and must be > 0; got 0.0")
         return prior, method
+
+    def _check_prior(self):
+        """The prior as plain data: a :class:`Prior` or a :class:`Horseshoe` (whose own
+        parameters are validated whatever the prior, and used by the horseshoes only)."""
+        check_param("prior", self.prior, choices=PRIOR_NAMES)
+        horseshoe = Horseshoe.create(
+            self.prior if self.prior in HORSESHOE_PRIORS else "horseshoe", self.global_scale,
+            self.expected_nonzero, self.slab_df, self.slab_scale)
+        if self.prior in HORSESHOE_PRIORS:
+            return horseshoe
+        prior = Prior.create(self.prior, self.alpha, self.l1_ratio)
+        check_alpha(prior.alpha)
+        return prior
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y, method=None, feature_names=None, progress=None, should_stop=None):
@@ -197,6 +235,13 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         self.seed_ = resolve_seed(seed)
         # one pass over the data: X'X (no centred copy of X) unless n < p
         stats = SuffStats.of(X_arr, y_arr, self.fit_intercept)
+        if isinstance(prior, Horseshoe):     # no mode: straight to the posterior
+            post = sample_horseshoe(stats, prior, self._settings(), sigma=self.sigma,
+                                    standardize=self.standardize,
+                                    feature_names=self.feature_names_, progress=progress,
+                                    should_stop=should_stop)
+            timing = {"map_s": 0.0, "compile_s": 0.0, "sample_s": 0.0, **post.timing}
+            return self._finish(post.map, post, timing, method, start)
         t0 = time.perf_counter()
         map_result = solve_map(stats, prior, sigma=self.sigma, standardize=self.standardize)
         timing = {"map_s": time.perf_counter() - t0, "compile_s": 0.0, "sample_s": 0.0}
@@ -209,8 +254,12 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         elif method == "exact":
             post = conjugate_ridge(stats, prior, map_result, self._settings(),
                                    feature_names=self.feature_names_)
+        return self._finish(map_result if post is None else post.map, post, timing, method,
+                            start)
+
+    def _finish(self, map_result, post, timing, method, start):
         timing["total_s"] = time.perf_counter() - start
-        self._set_results(map_result if post is None else post.map, post)
+        self._set_results(map_result, post)
         self.timing_, self.method_ = timing, method
         return self
 
@@ -231,6 +280,10 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         """The learned attributes, from the steps' typed results."""
         self.map_, self.posterior_result_ = map_result, post
         self.coef_, self.intercept_ = map_result.coef, map_result.intercept
+        if self.prior in HORSESHOE_PRIORS:   # no mode: the posterior medians (class docstring)
+            median = post.summary["median"]
+            self.coef_ = median.loc[self.feature_names_].to_numpy(dtype=float)
+            self.intercept_ = float(median.loc["intercept"])
         self.sigma_map_, self.alpha_ = map_result.sigma, map_result.alpha
         self.kkt_violation_ = map_result.kkt
         self.posterior_ = None if post is None else post.idata
@@ -371,6 +424,8 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
                     if k in ("coef_", "feature_names_in_") else v)
         map_result = MapResult(est.coef_, est.intercept_, est.sigma_map_, est.alpha_,
                                state.get("kkt_violation_", 0.0), est.sigma is not None)
+        if est.prior in HORSESHOE_PRIORS:
+            map_result = no_mode(len(est.coef_), est.sigma is not None, est.sigma)
         post = None
         if idata is not None:
             idata.posterior.attrs.pop("bayesreg", None)
@@ -382,6 +437,17 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
                              est.hdi_prob, exact)
         est._set_results(map_result, post)
         return est
+
+
+def _check_horseshoe(prior: Horseshoe, method: str, learn_alpha) -> None:
+    """The horseshoes are sampled only, at their own scales."""
+    if method != "nuts":
+        raise InputError("method", f"prior {prior.name!r} has no finite mode (its density is "
+                                   f"infinite at zero) and no closed form: use method='nuts'; "
+                                   f"got {method!r}")
+    if learn_alpha:
+        raise InputError("learn_alpha", f"prior {prior.name!r} has no alpha to learn (its "
+                                        f"global scale tau is learned already); got True")
 
 
 def _jsonable(value):

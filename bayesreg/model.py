@@ -593,8 +593,12 @@ def natural_draws(x, frame: Frame) -> dict:
 
 
 _KERNEL_LOCK = threading.Lock()
-_kernel = None
+_kernels = {}
 COMPILING = "compiling the sampler kernel: first fit on this machine, cached for later processes ..."
+COMPILING_HS = ("compiling the horseshoe sampler kernel: first horseshoe fit on this machine, "
+                "cached for later processes ...")
+#: the kernel modules nutpie can sample through, with the message of their first compile
+KERNELS = {"kernel": COMPILING, "hs_kernel": COMPILING_HS}
 
 
 @contextlib.contextmanager
@@ -610,20 +614,22 @@ def announce_if_slow(message, after=1.0):
         timer.cancel()
 
 
-def load_kernel():
-    """Import the compiled kernel; returns seconds spent (0 when already loaded).
+def load_kernel(name="kernel"):
+    """Import the compiled kernel module ``name`` (one of :data:`KERNELS`: ``"kernel"``, the
+    elastic-net family's, or ``"hs_kernel"``, the horseshoes'); returns seconds spent (0 when
+    already loaded).
 
     The first use on a machine compiles it (a few seconds) into numba's disk cache; later
     processes load it from there. A message is logged when that takes over a second.
     """
-    global _kernel
+    import importlib
+
     with _KERNEL_LOCK:
-        if _kernel is not None:
+        if name in _kernels:
             return 0.0
         start = time.perf_counter()
-        with announce_if_slow(COMPILING):
-            from . import kernel
-        _kernel = kernel
+        with announce_if_slow(KERNELS[name]):
+            _kernels[name] = importlib.import_module(f"{__package__}.{name}")
         return time.perf_counter() - start
 
 
@@ -631,8 +637,8 @@ class Cancelled(RuntimeError):
     """Sampling was stopped by the caller's ``should_stop``."""
 
 
-def _nutpie_model(frame: Frame, buf: np.ndarray):
-    """A nutpie model whose log density is the kernel, reading ``buf``.
+def _nutpie_model(frame, buf: np.ndarray, kernel):
+    """A nutpie model whose log density is the ``kernel`` module's, reading ``buf``.
 
     nutpie 0.16 has no public constructor for a model given as C callbacks: its public
     ``compile_pymc_model`` generates and compiles new callbacks for every model, which cannot
@@ -653,15 +659,19 @@ def _nutpie_model(frame: Frame, buf: np.ndarray):
     coords = {"param": pd.Index(frame.names), "unconstrained_parameter": pd.Index(frame.names)}
     return CompiledPyMCModel(
         dims={"x": ("param",)}, _coords=coords, _shapes={"x": (dim,)},
-        compiled_logp_func=_kernel.logp_cfunc, compiled_expand_func=_kernel.expand_cfunc,
+        compiled_logp_func=kernel.logp_cfunc, compiled_expand_func=kernel.expand_cfunc,
         initial_point_func=initial_point, shared_data={}, user_data=buf, n_expanded=dim,
         shape_info=(["x"], [slice(0, dim)], [(dim,)]), logp_func=None, expand_func=None,
         _n_dim=dim)
 
 
-def sample_nutpie(frame: Frame, *, draws, tune, chains, seed, progress=None, should_stop=None,
+def sample_nutpie(frame, *, draws, tune, chains, seed, progress=None, should_stop=None,
                   poll=0.05, **nuts_options):
     """Sample with nutpie. Returns ``(draws of the sampler's coordinates, sample_stats)``.
+
+    ``frame`` is a :class:`Frame` (sampled through :mod:`bayesreg.kernel`) or any frame whose
+    ``KERNEL`` names another module of :data:`KERNELS` and which has ``dim``, ``names`` and
+    ``to_buffer()`` (:class:`bayesreg.horseshoe.HorseshoeFrame`).
 
     ``progress(done, total, phase)`` is called with the draws done so far over all chains
     (tuning included) while sampling runs; ``phase`` is "tuning" while any chain is still
@@ -670,10 +680,12 @@ def sample_nutpie(frame: Frame, *, draws, tune, chains, seed, progress=None, sho
     """
     import nutpie
 
-    load_kernel()
-    frame = fold_ridge(frame)
+    name = getattr(frame, "KERNEL", "kernel")
+    load_kernel(name)
+    if isinstance(frame, Frame):
+        frame = fold_ridge(frame)
     buf = frame.to_buffer()
-    model = _nutpie_model(frame, buf)
+    model = _nutpie_model(frame, buf, _kernels[name])
     cores = min(chains, os.cpu_count() or 1)
     kw = dict(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
               progress_bar=False, save_warmup=False, **nuts_options)

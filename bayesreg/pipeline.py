@@ -122,14 +122,15 @@ def conjugate_ridge(stats: SuffStats, prior: Prior, map_result: MapResult,
 
 def make_idata(values: dict, feature_names, sample_stats=None):
     """InferenceData of draws shaped (chain, draw[, feature]): ``coef`` by ``feature``,
-    ``intercept``, ``sigma`` (and ``alpha``)."""
+    ``intercept``, ``sigma`` (and ``alpha``; a horseshoe's ``tau``, ``lambda`` by feature and
+    the slab's ``c``)."""
     import arviz as az
     import xarray as xr
 
     chains, draws = values["intercept"].shape
     coords = {"chain": np.arange(chains), "draw": np.arange(draws),
               "feature": list(feature_names)}
-    dims = {"coef": ["chain", "draw", "feature"]}
+    dims = {k: ["chain", "draw", "feature"] for k, v in values.items() if np.ndim(v) == 3}
     ds = xr.Dataset({k: (dims.get(k, ["chain", "draw"]), v) for k, v in values.items()},
                     coords=coords)
     groups = {"posterior": ds}

@@ -64,8 +64,8 @@ class MapResult:
     xtr: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
-        return {"coef": [float(c) for c in self.coef], "intercept": float(self.intercept),
-                "sigma": float(self.sigma)}
+        return {"coef": [num(c) for c in self.coef], "intercept": num(self.intercept),
+                "sigma": num(self.sigma)}
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,8 @@ class Posterior:
 
         post = {"coef": [row(n) for n in self.feature_names],
                 "intercept": row("intercept"), "sigma": row("sigma")}
-        if "alpha" in self.idata.posterior:
-            post["alpha"] = row("alpha")
+        for name in ("alpha", "tau", "c"):     # learned alpha; a horseshoe's tau and slab
+            if name in self.idata.posterior:
+                post[name] = row(name)
         return {"map": self.map.to_dict(), "posterior": post,
                 "diagnostics": self.diagnostics.to_dict()}
