@@ -108,7 +108,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
     slab_df, slab_scale : float > 0
         Regularized horseshoe: c^2 ~ Inv-Gamma(slab_df / 2, slab_df slab_scale^2 / 2), c on
         the scale of w / sigma. These four are validated for every prior and used by the
-        horseshoes only. ``target_accept`` None is 0.95 for the horseshoes.
+        horseshoes only. ``target_accept`` None is 0.99 for the horseshoes.
     random_seed : int or None
         Deprecated alias of ``seed`` (a ``FutureWarning``); it will be removed.
 

@@ -48,7 +48,7 @@ HORSESHOE_PRIORS = ("horseshoe", "regularized_horseshoe")
 #: tau0 when neither global_scale nor expected_nonzero is given (see the module's docstring)
 DEFAULT_GLOBAL_SCALE = 1.0
 #: NUTS's default target acceptance for these priors (see sample_horseshoe)
-TARGET_ACCEPT = 0.95
+TARGET_ACCEPT = 0.99
 #: the reference point of the sufficient statistics: ridge at this alpha on standardized columns
 _REFERENCE_ALPHA = 1e-3
 
