@@ -136,3 +136,126 @@ def test_posterior_matches_naive_pymc(prior):
     _agree(ours["tau"].values, theirs["tau"].values, "tau")
     _agree(ours["sigma"].values, theirs["sigma"].values, "sigma")
     _agree(ours["intercept"].values, theirs["b"].values, "intercept")
+
+
+# ---------------------------------------------------------------- simulation-based calibration
+def _sbc_ranks(prior, replicates, rng, n=20, p=2, tau0=0.5, draws=400, thin=4):
+    """Ranks of the true w_j and log tau among thinned posterior draws, data drawn from the
+    prior (known sigma = 1 and no intercept: the Jeffreys and flat priors cannot be drawn)."""
+    from bayesreg.horseshoe import horseshoe_draws
+    from bayesreg.model import sample_nutpie
+
+    spec = Horseshoe.create(prior, global_scale=tau0)
+    ranks = []
+    for r in range(replicates):
+        tau = tau0 * abs(rng.standard_cauchy())
+        lam = np.abs(rng.standard_cauchy(p))
+        lam2 = lam**2
+        if spec.regularized:
+            c2 = 1.0 / rng.gamma(spec.slab_df / 2, 1.0 / (spec.slab_df * spec.slab_scale**2 / 2))
+            lam2 = c2 * lam2 / (c2 + tau**2 * lam2)
+        w = tau * np.sqrt(lam2) * rng.standard_normal(p)
+        X = rng.standard_normal((n, p))
+        y = X @ w + rng.standard_normal(n)
+        stats = SuffStats.of(X, y, fit_intercept=False)
+        frame = horseshoe_frame(stats, spec, reference_point(stats, 1.0))
+        x, _ = sample_nutpie(frame, draws=draws, tune=300, chains=1, seed=r, target_accept=0.99)
+        post = horseshoe_draws(x, frame, stats)
+        kept = slice(None, None, thin)
+        truth = np.append(w, np.log(tau))
+        sampled = np.column_stack([post["coef"][0, kept], np.log(post["tau"][0, kept])])
+        ranks.append((sampled < truth).sum(axis=0))
+    return np.array(ranks), draws // thin
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prior", ["horseshoe", "regularized_horseshoe"])
+def test_sbc_ranks_are_uniform(prior):
+    from scipy import stats
+
+    ranks, kept = _sbc_ranks(prior, 200, np.random.default_rng(11))
+    bins = 10
+    for k in range(ranks.shape[1]):
+        counts = np.bincount(ranks[:, k] * bins // (kept + 1), minlength=bins)
+        assert stats.chisquare(counts).pvalue > 1e-3, (prior, k, counts)
+
+
+# ---------------------------------------------------------------- the estimator's contract
+def test_expected_nonzero_sets_tau0_by_piironen_vehtari():
+    spec = Horseshoe.create("horseshoe", expected_nonzero=3)
+    assert spec.tau0(100, 20) == pytest.approx(3 / 17 / 10)
+    assert Horseshoe.create("horseshoe", global_scale=0.02).tau0(100, 20) == 0.02
+    assert Horseshoe.create("horseshoe").tau0(100, 20) == DEFAULT_GLOBAL_SCALE == 1.0
+    for p0 in (20, 25):
+        with pytest.raises(InputError, match=r"must be in the range \[1, p - 1\] = \[1, 19\]"):
+            Horseshoe.create("horseshoe", expected_nonzero=p0).tau0(100, 20)
+
+
+@pytest.mark.parametrize("params,field", [
+    (dict(method="map"), "method"), (dict(method="exact"), "method"),
+    (dict(learn_alpha=True), "learn_alpha"),
+    (dict(global_scale=0.1, expected_nonzero=2), "global_scale"),
+    (dict(global_scale=0.0), "global_scale"), (dict(expected_nonzero=0), "expected_nonzero"),
+    (dict(expected_nonzero=1.5), "expected_nonzero"), (dict(slab_df=-1), "slab_df"),
+    (dict(slab_scale=float("nan")), "slab_scale"), (dict(expected_nonzero=9), "expected_nonzero"),
+])
+def test_refusals_name_the_parameter(params, field):
+    X, y = _data(np.random.default_rng(0), 30, 4)
+    est = BayesianRegression(prior="regularized_horseshoe", **params)
+    with pytest.raises(InputError) as err:
+        est.fit(X, y)
+    assert err.value.field == field
+    if field == "method":
+        assert "no finite mode" in str(err.value)
+
+
+def test_horseshoe_parameters_are_validated_but_ignored_by_other_priors():
+    X, y = _data(np.random.default_rng(0), 30, 4)
+    with pytest.raises(InputError, match="slab_df"):
+        BayesianRegression(prior="lasso", method="map", slab_df=0).fit(X, y)
+    plain = BayesianRegression(prior="lasso", method="map").fit(X, y)
+    other = BayesianRegression(prior="lasso", method="map", global_scale=3.0).fit(X, y)
+    np.testing.assert_array_equal(plain.coef_, other.coef_)
+
+
+@pytest.fixture(scope="module")
+def sparse_fit():
+    X, y = _data(np.random.default_rng(3), 80, 6, nonzero=2)
+    est = BayesianRegression(prior="regularized_horseshoe", expected_nonzero=2, draws=500,
+                             tune=500, chains=2, seed=4).fit(X, y)
+    return est, X, y
+
+
+def test_coef_is_the_posterior_median_and_predict_keeps_the_contract(sparse_fit):
+    est, X, y = sparse_fit
+    post = est.posterior_.posterior
+    np.testing.assert_allclose(est.coef_, np.median(post["coef"].values.reshape(-1, 6), axis=0))
+    assert est.intercept_ == pytest.approx(float(np.median(post["intercept"].values)))
+    np.testing.assert_allclose(est.predict(X), X @ est.coef_ + est.intercept_)
+    # the two true signals are kept, the four zeros shrunk far below them
+    assert np.all(np.abs(est.coef_[:2]) > 0.8) and np.all(np.abs(est.coef_[2:]) < 0.2)
+    pi = est.predict_interval(X[:3])
+    assert np.all(pi.obs_low < pi.mean_low) and np.all(pi.mean_high < pi.obs_high)
+
+
+def test_summary_has_no_map_and_to_dict_is_json_safe(sparse_fit):
+    import json
+
+    est = sparse_fit[0]
+    table = est.summary()
+    assert list(table.index) == [f"x{j}" for j in range(6)] + ["intercept", "sigma", "tau", "c"]
+    assert table["map"].isna().all() and table["map_in_hdi"].isna().all()
+    out = est.to_dict()
+    json.dumps(out, allow_nan=False)
+    assert out["map"]["coef"] == [None] * 6 and out["posterior"]["tau"]["map"] is None
+    assert est.summary(hdi_prob=0.5).loc["tau", "hdi_low"] > table.loc["tau", "hdi_low"]
+
+
+def test_save_load_round_trip(sparse_fit, tmp_path):
+    est, X, _ = sparse_fit
+    est.save(tmp_path / "hs.nc")
+    again = BayesianRegression.load(tmp_path / "hs.nc")
+    assert again.to_dict() == est.to_dict()
+    np.testing.assert_array_equal(again.coef_, est.coef_)
+    np.testing.assert_array_equal(again.predict(X), est.predict(X))
+    assert again.summary().equals(est.summary())
