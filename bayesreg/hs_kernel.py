@@ -87,6 +87,30 @@ def _rss_grad(buf, p, w, grad_w):
     return buf[8] + 2.0 * (q @ dw) + dw @ Adw
 
 
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _coefficients(x, p, sigma, tau, c2, regularized, g, grad):
+    """``w = a z`` with ``a = sigma tau lambda~ g``, and the priors of ``z`` and ``lambda``
+    (their gradient in log lambda goes into ``grad``). Returns ``(log density, w, a, r)``,
+    ``r = tau^2 lambda^2 / (c^2 + tau^2 lambda^2)`` (the slab's share; 0 without slab)."""
+    logp = 0.0
+    w = np.empty(p)
+    a = np.empty(p)
+    r = np.zeros(p)
+    for j in range(p):
+        log_lt = x[p + j]
+        if regularized:
+            s2 = tau * tau * math.exp(2.0 * x[p + j])
+            r[j] = s2 / (c2 + s2)
+            log_lt = 0.5 * (math.log(c2) + 2.0 * x[p + j] - math.log(c2 + s2))
+        a[j] = sigma * tau * math.exp(log_lt) * g[j]
+        w[j] = a[j] * x[j]
+        # z ~ N(0, 1) and lambda ~ Half-Cauchy(1), log-transformed
+        hc, dhc = _log_half_cauchy(x[p + j], 1.0)
+        logp += -0.5 * (x[j] * x[j] + _LOG_2PI) + hc
+        grad[p + j] = dhc
+    return logp, w, a, r
+
+
 @numba.njit(cache=True, error_model="numpy")
 def logp_and_grad(x, buf, grad):
     """Log density at the sampler's coordinates ``x``; writes the gradient into ``grad``."""
@@ -112,23 +136,7 @@ def logp_and_grad(x, buf, grad):
     sigma = math.exp(ls)
     tau = math.exp(log_tau)
     c2 = math.exp(log_c2)
-    logp = 0.0
-    w = np.empty(p)
-    a = np.empty(p)              # w = a z
-    r = np.zeros(p)              # tau^2 lambda^2 / (c^2 + tau^2 lambda^2): the slab's share
-    for j in range(p):
-        lam = math.exp(x[p + j])
-        log_lt = x[p + j]
-        if regularized:
-            s2 = tau * tau * lam * lam
-            r[j] = s2 / (c2 + s2)
-            log_lt = 0.5 * (log_c2 + 2.0 * x[p + j] - math.log(c2 + s2))
-        a[j] = sigma * tau * math.exp(log_lt) * g[j]
-        w[j] = a[j] * x[j]
-        # z ~ N(0, 1) and lambda ~ Half-Cauchy(1), log-transformed
-        hc, dhc = _log_half_cauchy(x[p + j], 1.0)
-        logp += -0.5 * (x[j] * x[j] + _LOG_2PI) + hc
-        grad[p + j] = dhc
+    logp, w, a, r = _coefficients(x, p, sigma, tau, c2, regularized, g, grad)
     gw = np.empty(p)
     rss = _rss_grad(buf, p, w, gw)
     inv_var = 1.0 / (sigma * sigma)

@@ -15,7 +15,7 @@ y = np.arange(10.0)
     ({"alpha": -0.1}, "alpha", "-0.1"),
     ({"l1_ratio": 1.5}, "l1_ratio", "1.5"),
     ({"l1_ratio": -0.01}, "l1_ratio", "[0, 1]"),
-    ({"prior": "horseshoe"}, "prior", "horseshoe"),
+    ({"prior": "spike_and_slab"}, "prior", "spike_and_slab"),
     ({"draws": 0}, "draws", "0"),
     ({"chains": 0}, "chains", "[1, inf]"),
     ({"tune": -5}, "tune", "-5"),
