@@ -143,6 +143,11 @@ RANGES = {
     "draws": Range(1, kind="int"),
     "tune": Range(1, kind="int"),
     "chains": Range(1, kind="int"),
+    # the horseshoe priors' scales (bayesreg.horseshoe); expected_nonzero <= p - 1 at fit
+    "global_scale": Range(0, low_open=True),
+    "expected_nonzero": Range(1, kind="int"),
+    "slab_df": Range(0, low_open=True),
+    "slab_scale": Range(0, low_open=True),
 }
 
 

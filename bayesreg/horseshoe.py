@@ -38,7 +38,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._validation import InputError, check_param
+from ._validation import RANGES, InputError, check_param
 
 __all__ = ["HORSESHOE_PRIORS", "DEFAULT_GLOBAL_SCALE", "TARGET_ACCEPT", "Horseshoe",
            "HorseshoeFrame", "horseshoe_frame", "build_horseshoe_model", "horseshoe_draws",
@@ -73,12 +73,12 @@ class Horseshoe:
             raise InputError("global_scale", "give global_scale or expected_nonzero, not both "
                                              "(expected_nonzero sets the global scale)")
         if global_scale is not None:
-            global_scale = check_param("global_scale", global_scale, low=0.0, low_open=True)
+            global_scale = RANGES["global_scale"].check("global_scale", global_scale)
         if expected_nonzero is not None:
-            expected_nonzero = check_param("expected_nonzero", expected_nonzero, kind="int",
-                                           low=1)
-        slab_df = check_param("slab_df", slab_df, low=0.0, low_open=True)
-        slab_scale = check_param("slab_scale", slab_scale, low=0.0, low_open=True)
+            expected_nonzero = RANGES["expected_nonzero"].check("expected_nonzero",
+                                                                expected_nonzero)
+        slab_df = RANGES["slab_df"].check("slab_df", slab_df)
+        slab_scale = RANGES["slab_scale"].check("slab_scale", slab_scale)
         return cls(name, global_scale, expected_nonzero, slab_df, slab_scale)
 
     @property

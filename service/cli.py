@@ -11,7 +11,7 @@ import sys
 # (seconds). The estimator is imported when a fit runs; tests check these match its own.
 METHODS = ("exact", "map", "nuts")
 SAMPLERS = ("nutpie", "pymc")
-PRIORS = ("elastic_net", "lasso", "ridge")
+PRIORS = ("elastic_net", "lasso", "ridge", "horseshoe", "regularized_horseshoe")
 
 
 LEGEND = """columns: map = the MAP (the regularized estimate); mean, sd, median = posterior
@@ -90,14 +90,19 @@ def _fit(args) -> int:
                              sigma=args.sigma, standardize=args.standardize,
                              learn_alpha=args.learn_alpha, draws=args.draws, tune=args.tune,
                              chains=args.chains, hdi_prob=args.hdi_prob,
-                             seed=args.seed, sampler=args.sampler, method=args.method)
+                             seed=args.seed, sampler=args.sampler, method=args.method,
+                             global_scale=args.global_scale,
+                             expected_nonzero=args.expected_nonzero, slab_df=args.slab_df,
+                             slab_scale=args.slab_scale)
     progress = _progress_bar(sys.stderr) if args.method == "nuts" and not args.quiet else None
     try:
         est.fit(X, y, progress=progress)
     except InputError as exc:
         raise UsageError(str(exc)) from None
     source = args.data or "diabetes (scikit-learn, unit-norm columns)"
-    print(f"{source}: n = {len(y)}, p = {X.shape[1]}, prior = {args.prior}, alpha = {est.alpha_:g}"
+    penalty = (f"alpha = {est.alpha_:g}" if np.isfinite(est.alpha_) else
+               "no mode: coef_ is the posterior median")
+    print(f"{source}: n = {len(y)}, p = {X.shape[1]}, prior = {args.prior}, {penalty}"
           f", method = {args.method}")
     table = est.summary()
     if args.method == "map":
@@ -148,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("data", nargs="?", help="CSV file with a header row (default: diabetes)")
     fit.add_argument("--target", default="y", help="name of the response column")
     fit.add_argument("--prior", default="lasso", choices=PRIORS,
-                     help="Gaussian (ridge), Laplace (lasso) or mixed (elastic_net) prior")
+                     help="Gaussian (ridge), Laplace (lasso), mixed (elastic_net) prior, or a "
+                          "horseshoe (sampled only: --method nuts)")
     fit.add_argument("--alpha", type=float, default=0.1,
                      help="penalty strength, scikit-learn's ElasticNet convention")
     fit.add_argument("--l1-ratio", type=float, default=0.5, help="L1 share, for elastic_net")
@@ -158,6 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="penalize coefficients of columns scaled to unit sd")
     fit.add_argument("--learn-alpha", action="store_true",
                      help="learn alpha under a half-Cauchy prior scaled by --alpha")
+    fit.add_argument("--global-scale", type=float, default=None,
+                     help="horseshoes: tau0, the scale of tau's half-Cauchy prior (default: "
+                          "from --expected-nonzero, else 1)")
+    fit.add_argument("--expected-nonzero", type=int, default=None,
+                     help="horseshoes: guessed number of non-zero coefficients p0; tau0 = "
+                          "p0 / (p - p0) / sqrt(n) (default: none)")
+    fit.add_argument("--slab-df", type=float, default=4.0,
+                     help="regularized horseshoe: the slab's degrees of freedom")
+    fit.add_argument("--slab-scale", type=float, default=2.0,
+                     help="regularized horseshoe: the slab's scale (of w / sigma)")
     fit.add_argument("--method", default="nuts", choices=METHODS,
                      help="nuts: sample the posterior; map: the MAP only; exact: ridge's "
                           "closed-form posterior")

@@ -34,7 +34,8 @@ MODEL_FILE = "model.nc"
 
 # The settings a fit resource states, resolved (request, else the default).
 SETTINGS = ("prior", "alpha", "l1_ratio", "sigma", "fit_intercept", "standardize", "learn_alpha",
-            "method", "draws", "tune", "chains", "seed", "hdi_prob", "time_limit")
+            "method", "draws", "tune", "chains", "seed", "hdi_prob", "global_scale",
+            "expected_nonzero", "slab_df", "slab_scale", "time_limit")
 # All of them but the time limit (the service's, not the estimator's) are constructor keywords.
 ESTIMATOR_OPTIONS = tuple(name for name in SETTINGS if name != "time_limit")
 

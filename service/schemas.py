@@ -11,7 +11,7 @@ default (the estimators' constructors) and the numeric bounds
 from bayesreg import BayesianRegression, MCDropoutRegressor
 from bayesreg.diagnostics import MIN_DIAGNOSTIC_DRAWS
 from bayesreg.estimator import METHODS as _CORE_METHODS
-from bayesreg.priors import PRIORS as _CORE_PRIORS
+from bayesreg.estimator import PRIOR_NAMES as _CORE_PRIORS
 from bayesreg.dropout.regressor import RANGES as DROPOUT_RANGES
 from bayesreg.validation import BOUNDS, RANGES, REASONS
 
@@ -51,7 +51,8 @@ def _defaults(estimator, names):
 #: what a fit runs with when the request does not say: the estimators' own defaults
 FIT_DEFAULTS = {**_defaults(BayesianRegression, (
     "prior", "alpha", "l1_ratio", "sigma", "fit_intercept", "standardize", "learn_alpha",
-    "method", "draws", "tune", "chains", "hdi_prob")), "seed": None}
+    "method", "draws", "tune", "chains", "hdi_prob", "global_scale", "expected_nonzero",
+    "slab_df", "slab_scale")), "seed": None}
 DROPOUT_DEFAULTS = {**_defaults(MCDropoutRegressor, (
     "hidden", "dropout", "tau", "length_scale", "epochs", "batch_size", "learning_rate",
     "mc_samples", "standardize")), "seed": None}
@@ -103,10 +104,32 @@ def fit_options(cfg):
                    "default": d["chains"]},
         "seed": {**RANGES["seed"].schema(), "type": ["integer", "null"], "default": d["seed"]},
         "hdi_prob": {**RANGES["hdi_prob"].schema(), "default": d["hdi_prob"]},
+        **_horseshoe_options(cfg),
         "wait": {"type": "boolean", "default": False,
                  "description": "For nuts: hold the request until the fit ends "
                                 "(at most BAYESREG_WAIT_TIMEOUT s)."},
         "time_limit": _time_limit(cfg),
+    }
+
+
+def _horseshoe_options(cfg):
+    """The horseshoe priors' fields (used by those priors only; method must be nuts)."""
+    d = FIT_DEFAULTS
+    return {
+        "global_scale": {**RANGES["global_scale"].schema(), "type": ["number", "null"],
+                         "default": d["global_scale"],
+                         "description": "Horseshoes: tau0, the scale of tau's Half-Cauchy prior; "
+                                        "null: from expected_nonzero, else 1."},
+        "expected_nonzero": {**RANGES["expected_nonzero"].schema(), "type": ["integer", "null"],
+                             "maximum": cfg["MAX_FEATURES"] - 1,
+                             "default": d["expected_nonzero"],
+                             "description": "Horseshoes: a guess p0 of the non-zero "
+                                            "coefficients, at most p - 1; tau0 = p0 / (p - p0) "
+                                            "/ sqrt(n). Not with global_scale."},
+        "slab_df": {**RANGES["slab_df"].schema(), "default": d["slab_df"],
+                    "description": "Regularized horseshoe: the slab's degrees of freedom."},
+        "slab_scale": {**RANGES["slab_scale"].schema(), "default": d["slab_scale"],
+                       "description": "Regularized horseshoe: the slab's scale (of w / sigma)."},
     }
 
 

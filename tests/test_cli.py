@@ -90,12 +90,12 @@ def test_help_shows_defaults_without_importing_pymc():
 
 
 def test_the_command_line_offers_what_the_estimator_accepts():
-    from bayesreg import estimator, priors
+    from bayesreg import estimator
     from service import cli
 
     assert set(cli.METHODS) == set(estimator.METHODS)
     assert set(cli.SAMPLERS) == set(estimator.SAMPLERS)
-    assert set(cli.PRIORS) == set(priors.PRIORS)
+    assert set(cli.PRIORS) == set(estimator.PRIOR_NAMES)
 
 
 def test_the_command_lines_defaults_are_the_estimators():

@@ -9,7 +9,7 @@ import pytest
 
 from bayesreg import BayesianRegression, MCDropoutRegressor
 from bayesreg.estimator import METHODS
-from bayesreg.priors import PRIORS
+from bayesreg.estimator import PRIOR_NAMES as PRIORS
 from bayesreg.validation import RANGES, InputError
 from service import collection, create_app, fits, jobs, openapi, schemas
 
