@@ -289,6 +289,14 @@ def check_noise_dof(n: int, p: int, fit_intercept: bool, flat: bool) -> None:
                               + (", a known sigma, or alpha > 0" if flat else " or a known sigma"))
 
 
+def check_expected_nonzero(p0, p: int) -> None:
+    """A horseshoe's guess ``expected_nonzero`` (None, or already an int >= 1) must leave a
+    zero among the ``p`` coefficients: the global-scale rule p0 / (p - p0) needs p0 < p."""
+    if p0 is not None and not 1 <= p0 <= p - 1:
+        raise InputError("expected_nonzero", f"must be in the range [1, p - 1] = [1, {p - 1}] "
+                                             f"for X with {p} columns; got {p0}")
+
+
 def _bad_char(name: str, controls: bool):
     """The first character of ``name`` that a feature name may not hold, and why; or None."""
     for i, ch in enumerate(name):

@@ -38,7 +38,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._validation import RANGES, InputError, check_param
+from ._validation import RANGES, InputError, check_expected_nonzero, check_param
 
 __all__ = ["HORSESHOE_PRIORS", "DEFAULT_GLOBAL_SCALE", "TARGET_ACCEPT", "Horseshoe",
            "HorseshoeFrame", "horseshoe_frame", "build_horseshoe_model", "horseshoe_draws",
@@ -92,9 +92,7 @@ class Horseshoe:
         if self.expected_nonzero is None:
             return DEFAULT_GLOBAL_SCALE
         p0 = self.expected_nonzero
-        if not 1 <= p0 <= p - 1:
-            raise InputError("expected_nonzero", f"must be in the range [1, p - 1] = [1, {p - 1}] "
-                                                 f"for X with {p} columns; got {p0}")
+        check_expected_nonzero(p0, p)
         return p0 / (p - p0) / np.sqrt(n)
 
     def to_dict(self) -> dict:

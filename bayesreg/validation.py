@@ -3,7 +3,8 @@
 service refuses at its door exactly what the estimators refuse."""
 
 from ._validation import (BOUNDS, RANGES, REASONS, SEED_MAX, Bounds, InputError, Range,
-                          check_names, check_noise_dof, check_sigma_resolved)
+                          check_expected_nonzero, check_names, check_noise_dof,
+                          check_sigma_resolved)
 
 __all__ = ["BOUNDS", "RANGES", "REASONS", "SEED_MAX", "Bounds", "InputError", "Range",
-           "check_names", "check_noise_dof", "check_sigma_resolved"]
+           "check_expected_nonzero", "check_names", "check_noise_dof", "check_sigma_resolved"]

@@ -230,7 +230,11 @@ FIT = {
             "coef": {"type": "array", "items": _PARAM},
             "intercept": {"anyOf": [_PARAM, {"type": "null"}]},
             "sigma": {"anyOf": [_PARAM, {"type": "null"}]},
-            "alpha": {"anyOf": [_PARAM, {"type": "null"}]}}},
+            "alpha": {"anyOf": [_PARAM, {"type": "null"}]},
+            "tau": {"anyOf": [_PARAM, {"type": "null"}],
+                    "description": "Horseshoes: the global scale (no MAP)."},
+            "c": {"anyOf": [_PARAM, {"type": "null"}],
+                  "description": "Regularized horseshoe: the slab's scale (no MAP)."}}},
         "diagnostics": {"type": ["object", "null"], "properties": {
             "divergences": {"type": ["integer", "null"]},
             "max_r_hat": NULLABLE_NUMBER,

@@ -24,7 +24,7 @@ import re
 import numpy as np
 from jsonschema import Draft202012Validator
 
-from bayesreg.validation import (BOUNDS, REASONS, check_noise_dof,
+from bayesreg.validation import (BOUNDS, REASONS, check_expected_nonzero, check_noise_dof,
                                  check_sigma_resolved)
 from bayesreg.validation import check_names as _core_check_names
 
@@ -370,6 +370,7 @@ def check_fit(body, cfg, X=None, y=None):
         X, y = check_data(body, cfg)
     if X is not None and method != "map":
         # the core's rules, here so that a nuts fit is refused at the door, not failed in a worker
+        check_expected_nonzero(o["expected_nonzero"], X.shape[1])
         if body.get("sigma") is None:
             check_noise_dof(X.shape[0], X.shape[1], o["fit_intercept"], o["alpha"] == 0)
         else:
