@@ -446,13 +446,25 @@ class Fit(_Handle):
 
     @property
     def coef_(self) -> np.ndarray:
-        """MAP coefficients, in feature order."""
-        return _floats(self._succeeded()._resource["map"]["coef"])
+        """MAP coefficients, in feature order (a horseshoe's posterior medians, as
+        ``BayesianRegression.coef_``)."""
+        res = self._succeeded()._resource
+        if self._no_mode():
+            return _floats([row["median"] for row in res["posterior"]["coef"]])
+        return _floats(res["map"]["coef"])
 
     @property
     def intercept_(self) -> float:
-        value = self._succeeded()._resource["map"]["intercept"]
+        res = self._succeeded()._resource
+        value = (res["posterior"]["intercept"]["median"] if self._no_mode() else
+                 res["map"]["intercept"])
         return np.nan if value is None else float(value)
+
+    def _no_mode(self) -> bool:
+        """A horseshoe prior: no finite mode, so the point estimate is the posterior median."""
+        from .horseshoe import HORSESHOE_PRIORS
+
+        return self._resource["settings"]["prior"] in HORSESHOE_PRIORS
 
     def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
         """MAP beside the posterior: one row per coefficient (feature order), intercept,

@@ -259,3 +259,22 @@ def test_save_load_round_trip(sparse_fit, tmp_path):
     np.testing.assert_array_equal(again.coef_, est.coef_)
     np.testing.assert_array_equal(again.predict(X), est.predict(X))
     assert again.summary().equals(est.summary())
+
+
+def test_command_line_fits_a_horseshoe_like_python(capsys):
+    from bayesreg import load_diabetes
+    from service.cli import main
+
+    args = ["fit", "--prior", "horseshoe", "--global-scale", "0.5", "--draws", "200", "--tune",
+            "200", "--chains", "2", "--seed", "2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "no mode: coef_ is the posterior median" in out and "tau" in out
+    X, y = load_diabetes()
+    est = BayesianRegression(prior="horseshoe", global_scale=0.5, draws=200, tune=200,
+                             chains=2, seed=2).fit(X, y)
+    row = next(line.split() for line in out.splitlines() if line.startswith("bmi "))
+    median = est.summary().loc["bmi", "median"]
+    assert row[1] == "NaN" and float(row[4]) == pytest.approx(median, abs=1e-4)
+    assert main(["fit", "--prior", "horseshoe", "--method", "map"]) == 2
+    assert "no finite mode" in capsys.readouterr().err
