@@ -45,6 +45,10 @@ import math
 import numba
 import numpy as np
 
+# The signatures and the draw-storing callback are the other kernel's; logp_cfunc is this
+# module's own: a cfunc binds the log density it calls when it is compiled (and cached).
+from .kernel import _EXPAND_SIG, _LOGP_SIG, expand_cfunc, store_logp  # noqa: F401 (nutpie reads expand_cfunc here)
+
 __all__ = ["HEADER", "logp_cfunc", "expand_cfunc", "logp_and_grad", "buffer_size"]
 
 HEADER = 13
@@ -171,14 +175,6 @@ def logp_and_grad(x, buf, grad):
     return logp
 
 
-_LOGP_SIG = numba.types.int64(numba.types.uint64, numba.types.CPointer(numba.types.double),
-                              numba.types.CPointer(numba.types.double),
-                              numba.types.CPointer(numba.types.double), numba.types.voidptr)
-_EXPAND_SIG = numba.types.int64(numba.types.uint64, numba.types.uint64,
-                                numba.types.CPointer(numba.types.double),
-                                numba.types.CPointer(numba.types.double), numba.types.voidptr)
-
-
 @numba.cfunc(_LOGP_SIG, cache=True)
 def logp_cfunc(dim, x_, out_, logp_, data_):
     """nutpie's C callback: ``int logp(dim, x, grad_out, logp_out, user_data)``."""
@@ -187,21 +183,4 @@ def logp_cfunc(dim, x_, out_, logp_, data_):
     x = numba.carray(x_, (dim,))
     out = numba.carray(out_, (dim,))
     res = numba.carray(logp_, (1,))
-    value = logp_and_grad(x, buf, out)
-    res[0] = value
-    for i in range(dim):
-        if not math.isfinite(out[i]):
-            return 3
-    if not math.isfinite(value):
-        return 4
-    return 0
-
-
-@numba.cfunc(_EXPAND_SIG, cache=True)
-def expand_cfunc(dim, expanded, x_, out_, data_):
-    """nutpie's C callback that stores a draw: the sampler's coordinates as they are."""
-    x = numba.carray(x_, (dim,))
-    out = numba.carray(out_, (expanded,))
-    for i in range(dim):
-        out[i] = x[i]
-    return 0
+    return store_logp(logp_and_grad(x, buf, out), out, res)

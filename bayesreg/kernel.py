@@ -425,6 +425,19 @@ _EXPAND_SIG = numba.types.int64(numba.types.uint64, numba.types.uint64,
                                 numba.types.CPointer(numba.types.double), numba.types.voidptr)
 
 
+@numba.njit(cache=True)
+def store_logp(value, grad, res):
+    """Write ``value`` for nutpie; its status code: 0, or 3 (4) for a non-finite gradient
+    (log density). Shared by the kernels' ``logp_cfunc``."""
+    res[0] = value
+    for i in range(grad.shape[0]):
+        if not math.isfinite(grad[i]):
+            return 3
+    if not math.isfinite(value):
+        return 4
+    return 0
+
+
 @numba.cfunc(_LOGP_SIG, cache=True)
 def logp_cfunc(dim, x_, out_, logp_, data_):
     """nutpie's C callback: ``int logp(dim, x, grad_out, logp_out, user_data)``."""
@@ -434,14 +447,7 @@ def logp_cfunc(dim, x_, out_, logp_, data_):
     x = numba.carray(x_, (dim,))
     out = numba.carray(out_, (dim,))
     res = numba.carray(logp_, (1,))
-    value = logp_and_grad(x, buf, out)
-    res[0] = value
-    for i in range(dim):
-        if not math.isfinite(out[i]):
-            return 3
-    if not math.isfinite(value):
-        return 4
-    return 0
+    return store_logp(logp_and_grad(x, buf, out), out, res)
 
 
 @numba.cfunc(_EXPAND_SIG, cache=True)
