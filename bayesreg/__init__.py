@@ -1,7 +1,8 @@
 """bayesreg: regularized regression seen the Bayesian way.
 
 The exact MAP (ridge, lasso, elastic net) beside the full posterior of the one model whose
-mode it is. See :class:`BayesianRegression` and :mod:`bayesreg.priors`.
+mode it is, and the horseshoe priors, sampled. See :class:`BayesianRegression`,
+:mod:`bayesreg.priors` and :mod:`bayesreg.horseshoe`.
 """
 
 import importlib
@@ -16,6 +17,7 @@ _WHERE = {
     "BayesianRegression": ".estimator",
     "PredictiveInterval": ".estimator",
     "Prior": ".priors",
+    "Horseshoe": ".horseshoe",
     "alpha_from_gaussian_sd": ".priors",
     "alpha_from_laplace_scale": ".priors",
     "alpha_from_park_casella": ".priors",
@@ -49,6 +51,7 @@ __all__ = [
     "Client",
     "Diagnostics",
     "DropoutResult",
+    "Horseshoe",
     "InputError",
     "MapResult",
     "MCDropoutRegressor",

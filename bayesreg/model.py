@@ -43,6 +43,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -185,6 +186,8 @@ class Frame:
     parametrization (see :mod:`bayesreg.kernel`): for it, ``M`` holds ``X'X`` and ``q`` holds
     ``-X'r``; for the linear one, ``W'X'XW`` and ``-W'X'r``.
     """
+
+    KERNEL: ClassVar[str] = "kernel"     # the kernel module nutpie samples it through
 
     key: ModelKey
     n: float
@@ -669,9 +672,9 @@ def sample_nutpie(frame, *, draws, tune, chains, seed, progress=None, should_sto
                   poll=0.05, **nuts_options):
     """Sample with nutpie. Returns ``(draws of the sampler's coordinates, sample_stats)``.
 
-    ``frame`` is a :class:`Frame` (sampled through :mod:`bayesreg.kernel`) or any frame whose
-    ``KERNEL`` names another module of :data:`KERNELS` and which has ``dim``, ``names`` and
-    ``to_buffer()`` (:class:`bayesreg.horseshoe.HorseshoeFrame`).
+    ``frame`` is a :class:`Frame` or a :class:`bayesreg.horseshoe.HorseshoeFrame`: anything
+    with ``dim``, ``names``, ``to_buffer()`` and ``KERNEL``, the module of :data:`KERNELS`
+    whose log density reads that buffer.
 
     ``progress(done, total, phase)`` is called with the draws done so far over all chains
     (tuning included) while sampling runs; ``phase`` is "tuning" while any chain is still
@@ -680,7 +683,7 @@ def sample_nutpie(frame, *, draws, tune, chains, seed, progress=None, should_sto
     """
     import nutpie
 
-    name = getattr(frame, "KERNEL", "kernel")
+    name = frame.KERNEL
     load_kernel(name)
     if isinstance(frame, Frame):
         frame = fold_ridge(frame)
