@@ -536,7 +536,8 @@ def _posterior_summary(post: dict) -> pd.DataFrame:
     """The resource's posterior rows as ``BayesianRegression.summary()`` lays them out."""
     from .diagnostics import SUMMARY_COLUMNS  # imports ArviZ (seconds): not at import
 
-    rows = list(post["coef"]) + [post[k] for k in ("intercept", "sigma", "alpha") if post.get(k)]
+    rows = list(post["coef"]) + [post[k] for k in ("intercept", "sigma", "alpha", "tau", "c")
+                                 if post.get(k)]
     table = {r["name"]: {c: (np.nan if r[c] is None and c != "map_in_hdi" else r[c])
                          for c in SUMMARY_COLUMNS} for r in rows}
     frame = pd.DataFrame.from_dict(table, orient="index")[SUMMARY_COLUMNS]

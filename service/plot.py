@@ -31,7 +31,8 @@ def forest_png(summary, names, hdi_prob, max_coefs=50) -> bytes:
     ax.hlines(pos, rows["hdi_low"], rows["hdi_high"], color="tab:blue", lw=2.5,
               label=f"{hdi_prob:.0%} HDI")
     ax.plot(rows["mean"], pos, "o", color="tab:blue", ms=4, zorder=3, label="posterior mean")
-    ax.plot(rows["map"], pos, "D", mfc="white", mec="tab:red", mew=1.5, ms=6, label="MAP")
+    if rows["map"].notna().any():       # a horseshoe has no MAP: no empty legend entry
+        ax.plot(rows["map"], pos, "D", mfc="white", mec="tab:red", mew=1.5, ms=6, label="MAP")
     ax.axvline(0, color="0.6", lw=0.8, ls="--")
     ax.set_yticks(pos, rows.index)
     ax.set_xlabel("coefficient")

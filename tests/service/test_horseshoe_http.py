@@ -48,3 +48,23 @@ def test_a_regularized_horseshoe_fit_has_no_map_and_predicts_with_medians(client
                                            + post["intercept"]["median"])
     png = client.get(f"/v1/fits/{fit['id']}/plot.png")
     assert png.status_code == 200 and png.data.startswith(PNG_MAGIC)
+
+
+@pytest.mark.slow
+def test_the_client_answers_like_the_estimator(server):
+    from bayesreg import BayesianRegression
+    from bayesreg.client import Client
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 4))
+    y = X @ np.array([2.0, 0.0, 0.0, -1.0]) + 0.5 + rng.normal(size=40)
+    options = dict(prior="horseshoe", global_scale=0.5, draws=200, tune=200, chains=2, seed=9)
+    with Client(server.base, timeout=120) as api:
+        fit = api.fit(X, y, method="nuts", **options)
+    est = BayesianRegression(**options).fit(X, y)
+    np.testing.assert_allclose(fit.coef_, est.coef_, rtol=1e-12)
+    assert fit.intercept_ == pytest.approx(est.intercept_, rel=1e-12)
+    np.testing.assert_allclose(fit.predict(X[:5]), est.predict(X[:5]), rtol=1e-12)
+    got, want = fit.summary(), est.summary()
+    assert list(got.index) == list(want.index) and "tau" in got.index
+    np.testing.assert_allclose(got["median"], want["median"], rtol=1e-12)
