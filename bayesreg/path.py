@@ -17,10 +17,23 @@ The grid follows glmnet and scikit-learn's ``_alpha_grid``: from
 the smallest alpha whose MAP is all zeros (on the standardized columns when
 ``standardize=True``), down to ``alpha_min_ratio`` times it, log-spaced. Ridge
 (:math:`\rho = 0`) has no finite :math:`\alpha_{\max}`: no penalty sets a coefficient to 0.
-Its grid, like glmnet's for ``alpha = 0``, uses :math:`\rho` floored at ``1e-3``
-(:data:`L1_FLOOR`), i.e. starts 1000 times above the lasso's :math:`\alpha_{\max}`, where the
-ridge MAP has shrunk each coefficient to about 0.1% of its least-squares size at most: the
-path then covers "everything shrunk away" to little shrinkage, as it does for the lasso.
+Its grid starts where glmnet's does for ``alpha = 0``: glmnet floors :math:`\rho` at ``1e-3``
+(:data:`L1_FLOOR`) and computes :math:`\lambda_{\max}` on standardized columns and a
+standardized ``y``, i.e. :math:`\max_j |r_j| / 10^{-3}` with :math:`r_j` the correlation of
+column j with y. On standardized columns a ridge penalty alpha shrinks a lone coefficient by
+the factor :math:`1/(1 + \alpha)`, and on columns of scale :math:`s_j` by
+:math:`s_j^2/(s_j^2 + \alpha)`; so the grid starts at
+
+.. math::
+
+    \alpha_{\text{top}} = \bar{s^2}\,\max_j |r_j| / 10^{-3}
+
+(:math:`\bar{s^2}` the mean squared column scale, 1 when ``standardize=True``), where a lone
+column of typical scale is shrunk by the factor :math:`1/(1 + 10^3\max_j|r_j|)`, and with
+``alpha_min_ratio`` 1e-3 ends where that factor is :math:`1/(1 + \max_j|r_j|)`, between 0.5
+and 1: the path runs from "everything shrunk away" to mild shrinkage, as glmnet's does. (The
+floor alone, :math:`\max_j|x_j^\top y_c| / (n\,10^{-3})` in our units, would not be free of
+the scales of X and y, which glmnet's standardization removes.)
 """
 
 from __future__ import annotations
@@ -40,13 +53,13 @@ from .pipeline import solve_map
 from .priors import Prior
 from .results import Diagnostics, num
 
-__all__ = ["RegularizationPath", "regularization_path", "alpha_max", "alpha_grid",
+__all__ = ["RegularizationPath", "regularization_path", "alpha_max", "ridge_top", "alpha_grid",
            "best_index", "one_se_index", "PRIORS", "OPTIONS", "L1_FLOOR", "SUMMARY_COLUMNS"]
 
 PRIORS = ("ridge", "lasso", "elastic_net")
 #: BayesianRegression's settings a path passes on (``**options``)
 OPTIONS = ("sigma", "fit_intercept", "standardize", "target_accept", "sampler")
-#: the l1_ratio floor of the default grid (glmnet's for ridge), see the module docstring
+#: glmnet's l1_ratio floor for ridge's grid (see the module docstring)
 L1_FLOOR = 1e-3
 SUMMARY_COLUMNS = ["alpha", "feature", "map", "mean", "sd", "median", "hdi_low", "hdi_high",
                    "r_hat", "ess_bulk"]
@@ -55,11 +68,22 @@ _MIN_RATIO = Range(0, 1, low_open=True, high_open=True)
 
 
 def alpha_max(stats: SuffStats, l1_ratio: float, standardize: bool = False) -> float:
-    """The smallest alpha whose MAP is all zeros: ``max|X_c'y_c| / (n l1_ratio)`` (X's
-    columns divided by their scale when ``standardize``), with ``l1_ratio`` floored at
-    :data:`L1_FLOOR` (ridge has no such alpha; see the module docstring)."""
+    """The smallest alpha whose MAP is all zeros: ``max|X_c'y_c| / (n l1_ratio)`` (X's columns
+    divided by their scale when ``standardize``); infinite for ridge (``l1_ratio`` 0)."""
+    if l1_ratio == 0:
+        return float("inf")
     xty = stats.xty / stats.scales() if standardize else stats.xty
-    return float(np.abs(xty).max() / (stats.n * max(l1_ratio, L1_FLOOR)))
+    return float(np.abs(xty).max() / (stats.n * l1_ratio))
+
+
+def ridge_top(stats: SuffStats, standardize: bool = False) -> float:
+    """Where ridge's default grid starts: glmnet's ``lambda_max`` for ``alpha = 0`` in our
+    units, ``mean(s_j^2) max_j |corr(x_j, y)| / L1_FLOOR`` (see the module docstring)."""
+    scales = stats.scales()
+    y_scale = np.sqrt(stats.yty / stats.n)
+    corr = np.abs(stats.xty) / (stats.n * scales * max(y_scale, np.finfo(float).tiny))
+    mean_sq = 1.0 if standardize else float(np.mean(scales**2))
+    return float(mean_sq * corr.max() / L1_FLOOR)
 
 
 def alpha_grid(top: float, n_alphas: int = 20, alpha_min_ratio: float = 1e-3) -> np.ndarray:
@@ -269,7 +293,9 @@ def _grid(stats, alphas, n_alphas, alpha_min_ratio, params) -> np.ndarray:
         return np.sort(np.asarray(checked, dtype=float))[::-1]
     n_alphas = _N_ALPHAS.check("n_alphas", n_alphas)
     ratio = _MIN_RATIO.check("alpha_min_ratio", alpha_min_ratio)
-    top = alpha_max(stats, params["l1_ratio"], params["standardize"])
+    l1_ratio, standardize = params["l1_ratio"], params["standardize"]
+    top = (alpha_max(stats, l1_ratio, standardize) if l1_ratio > 0 else
+           ridge_top(stats, standardize))
     if not top > 0:
         raise InputError("y", "X'y is 0 (y constant, or orthogonal to every column): every "
                               "alpha zeroes every coefficient, there is no path; pass alphas")

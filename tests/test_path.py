@@ -74,18 +74,27 @@ def test_alpha_max_zeroes_every_coefficient_and_just_below_it_does_not(diabetes,
     assert path.alphas[0] == top
 
 
-def test_grid_is_log_spaced_and_ridge_starts_at_the_floored_l1_ratio(diabetes):
+def test_grid_is_log_spaced_and_ridge_starts_where_glmnets_does(diabetes):
     lasso = regularization_path(*diabetes, n_alphas=7, alpha_min_ratio=1e-4, method="map")
     ratios = lasso.alphas[1:] / lasso.alphas[:-1]
     np.testing.assert_allclose(ratios, 1e-4 ** (1 / 6), rtol=1e-12)
     assert lasso.alphas[-1] == pytest.approx(1e-4 * lasso.alphas[0], rel=1e-12)
     ridge = regularization_path(*diabetes, prior="ridge", n_alphas=7, method="exact", draws=50,
                                 chains=2, seed=1)
-    assert ridge.alphas[0] == pytest.approx(1e3 * lasso.alphas[0], rel=1e-12)
-    # at the top of ridge's grid every coefficient is shrunk below 0.2% of least squares
+    # glmnet's lambda_max for alpha = 0 (max |correlation| / 1e-3 on standardized data), in
+    # units of columns of mean square scale mean(var(x_j))
+    X, y = (np.asarray(a, dtype=float) for a in diabetes)
+    corr = np.corrcoef(np.column_stack([X, y]), rowvar=False)[-1, :-1]
+    top = X.var(axis=0).mean() * np.abs(corr).max() / 1e-3
+    assert ridge.alphas[0] == pytest.approx(top, rel=1e-12)
+    # the path runs from nearly all shrunk away to mild shrinkage
     ols = regularization_path(*diabetes, prior="ridge", alphas=[0.0], method="map").coef_map[0]
-    assert np.all(np.abs(ridge.coef_map[0]) < 2e-3 * np.abs(ols).max())
+    assert np.all(np.abs(ridge.coef_map[0]) < 5e-3 * np.abs(ols).max())
+    assert np.linalg.norm(ridge.coef_map[-1]) > 0.25 * np.linalg.norm(ols)
     assert np.all(np.isfinite(ridge.elpd_loo)) and ridge.settings["method"] == "exact"
+    standardized = regularization_path(*diabetes, prior="ridge", n_alphas=2, method="map",
+                                       standardize=True)
+    assert standardized.alphas[0] == pytest.approx(np.abs(corr).max() / 1e-3, rel=1e-12)
 
 
 def test_best_and_one_se_rules_on_constructed_values():
