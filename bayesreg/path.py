@@ -326,6 +326,10 @@ class _Run:
         validate_data(est, self.X, skip_check_array=True, reset=True)  # n_features_in_ etc.
         est.feature_names_, est.seed_ = self.names, seed
         t0 = time.perf_counter()
+        # No warm start from the previous alpha: each exact MAP costs about a millisecond on
+        # the shared statistics (0.03 s for 20 alphas on diabetes), and the sampler already
+        # starts at this alpha's MAP and adapts to it, so reusing the previous alpha's tuning
+        # would start it in the wrong place.
         map_result = solve_map(self.stats, prior, sigma=est.sigma, standardize=est.standardize)
         timing = {"map_s": time.perf_counter() - t0, "compile_s": 0.0, "sample_s": 0.0}
         est._fit_posterior(self.stats, prior, method, map_result, timing, t0,
