@@ -110,7 +110,8 @@ def one_se_index(elpd, se) -> int | None:
         return None
     elpd = np.asarray(elpd, dtype=float)
     floor = elpd[best] - float(np.asarray(se, dtype=float)[best])
-    return int(np.flatnonzero(elpd >= floor)[0])
+    within = np.flatnonzero(elpd >= floor)
+    return int(within[0]) if within.size else best  # a NaN se: no band, the best itself
 
 
 @dataclass(frozen=True)
@@ -236,11 +237,9 @@ def regularization_path(X, y, prior="lasso", l1_ratio=0.5, alphas=None, n_alphas
     fits = [run.fit(i, alpha, _derived_seed(base, i)) for i, alpha in enumerate(grid)]
     settings = {**params, "seed": base, "n_alphas": len(grid), "alpha_min_ratio":
                 float(alpha_min_ratio), "alphas_given": alphas is not None}
-    path = _assemble(grid, names, fits, run.loo, settings, float(hdi_prob))
     run.timing["total_s"] = time.perf_counter() - start
-    object.__setattr__(path, "timing", run.timing)
     _warn_pareto(grid, run.loo)
-    return path
+    return _assemble(grid, names, fits, run, settings, float(hdi_prob))
 
 
 def _check_seed(seed, random_seed) -> int:
@@ -345,7 +344,7 @@ class _Run:
         return est
 
 
-def _assemble(grid, names, fits, loo, settings, hdi_prob) -> RegularizationPath:
+def _assemble(grid, names, fits, run, settings, hdi_prob) -> RegularizationPath:
     frames = []
     for alpha, est in zip(grid, fits):
         s = est.summary().loc[names]
@@ -353,14 +352,13 @@ def _assemble(grid, names, fits, loo, settings, hdi_prob) -> RegularizationPath:
                                     **{c: s[c].to_numpy(dtype=float)
                                        for c in SUMMARY_COLUMNS[2:]}}))
     table = pd.concat(frames, ignore_index=True)[SUMMARY_COLUMNS]
-    has_loo = settings["method"] != "map"
-    elpd = np.array([r.elpd_loo for r in loo]) if has_loo else None
-    se = np.array([r.se for r in loo]) if has_loo else None
+    loo = run.loo if settings["method"] != "map" else None
+    elpd = None if loo is None else np.array([r.elpd_loo for r in loo])
+    se = None if loo is None else np.array([r.se for r in loo])
     return RegularizationPath(np.asarray(grid, dtype=float), list(names),
-                              np.array([est.coef_ for est in fits]), table, elpd, se,
-                              list(loo) if has_loo else None,
+                              np.array([est.coef_ for est in fits]), table, elpd, se, loo,
                               [est.diagnostics for est in fits], settings, hdi_prob,
-                              fits=fits)
+                              fits=fits, timing=dict(run.timing))
 
 
 def _warn_pareto(grid, loo):

@@ -1,7 +1,9 @@
 """The posterior regularization path (bayesreg.path): the MAP path against scikit-learn's
 lasso_path / enet_path, the grid, the selection rules, the posterior against direct fits."""
 
+import io
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -107,6 +109,7 @@ def test_best_and_one_se_rules_on_constructed_values():
     # the best model's se, not each model's own: index 0's own se (10) would reach -100
     assert one_se_index([-104.0, -100.0], [10.0, 3.0]) == 1
     assert one_se_index([-100.0], [3.0]) == 0
+    assert one_se_index([-104.0, -100.0], [1.0, np.nan]) == 1  # no se: the best itself
 
 
 def test_best_alpha_and_alpha_1se_of_a_constructed_path(nuts_path):
@@ -160,12 +163,20 @@ def test_to_dict_is_json_safe_and_from_dict_round_trips(nuts_path):
     assert d["elpd_loo"] == [r["elpd_loo"] for r in d["loo"]]
 
 
+def plt_figures():
+    return len(sys.modules["matplotlib.pyplot"].get_fignums())
+
+
 def test_plot_is_a_figure_with_three_axes(nuts_path, diabetes):
     path, _ = nuts_path
     map_only = regularization_path(*diabetes, n_alphas=3, method="map")
     for p in (path, RegularizationPath.from_dict(path.to_dict()), map_only):
         fig = p.plot()
         assert isinstance(fig, Figure) and len(fig.axes) == 3
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")  # as the service renders: no pyplot, no backend switch
+        assert buf.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "matplotlib.pyplot" not in sys.modules or plt_figures() == 0
     assert map_only.elpd_loo is None and map_only.best_alpha is None
     assert map_only.to_dict()["loo"] == [None] * 3
 
