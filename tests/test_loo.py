@@ -44,6 +44,10 @@ def test_psis_loo_equals_arviz_loo_on_the_whole_log_likelihood(lasso_fit, diabet
     np.testing.assert_allclose(ours["loo_i"].values, ref["loo_i"].values, rtol=1e-10)
     np.testing.assert_allclose(ours["pareto_k"].values, ref["pareto_k"].values, rtol=1e-10)
     assert ours["pareto_k_bad"] == int((ref["pareto_k"].values > 0.7).sum())
+    from_arviz, from_ours = LooResult.from_elpd(ref), LooResult.from_elpd(ours)  # ArviZ's too
+    assert from_arviz.pareto_k_bad == from_ours.pareto_k_bad
+    assert from_arviz.pareto_k_max == pytest.approx(from_ours.pareto_k_max, rel=1e-10)
+    assert from_arviz.elpd_loo == pytest.approx(from_ours.elpd_loo, rel=1e-10)
 
 
 def test_pointwise_log_likelihood_equals_scipy(lasso_fit, diabetes):
