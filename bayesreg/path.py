@@ -50,7 +50,6 @@ from ._validation import (RANGES, InputError, Range, check_alpha, check_param, c
 from .loo import LooResult, psis_loo
 from .model import Cancelled, SuffStats
 from .pipeline import solve_map
-from .priors import Prior
 from .results import Diagnostics, num
 
 __all__ = ["RegularizationPath", "regularization_path", "alpha_max", "ridge_top", "alpha_grid",
