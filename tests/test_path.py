@@ -47,6 +47,17 @@ def test_map_path_equals_sklearn_lasso_path_on_the_default_grid(diabetes):
     assert path.fits[0].coef_.tolist() == [0.0] * 10 and np.all(path.coef_map[-1] != 0)
 
 
+def test_map_path_equals_sklearn_lasso_path_when_wide(rng):
+    X = rng.normal(size=(30, 60))  # n < p: the statistics keep the centred X, not X'X
+    y = X[:, :3] @ np.array([2.0, -1.0, 1.0]) + 0.5 * rng.normal(size=30)
+    path = regularization_path(X, y, n_alphas=8, method="map")
+    alphas, coefs, _ = lasso_path(X - X.mean(axis=0), y - y.mean(), alphas=8, eps=1e-3,
+                                  tol=1e-14, max_iter=1_000_000)
+    np.testing.assert_allclose(path.alphas, alphas, rtol=1e-12)
+    np.testing.assert_allclose(path.coef_map, coefs.T, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(path.coef_map == 0, coefs.T == 0)
+
+
 def test_map_path_equals_sklearn_enet_path_standardized_at_given_alphas(diabetes):
     Xc, yc = centred(diabetes)
     given = [0.001, 0.1, 0.01, 0.3]  # any order: the path sorts them descending
