@@ -272,7 +272,13 @@ def _check_params(prior, l1_ratio, method, draws, tune, chains, hdi_prob, seed, 
               "standardize": False, "sigma": None, "target_accept": None, "sampler": "nutpie",
               **options}
     prior_obj, _ = _estimator(params, 1.0, seed).check_params()
-    params["l1_ratio"] = prior_obj.l1_ratio
+    # checked: now plain Python numbers (JSON-safe in settings), NumPy scalars included
+    params.update({k: int(params[k]) for k in ("draws", "tune", "chains")},
+                  hdi_prob=float(hdi_prob), l1_ratio=prior_obj.l1_ratio,
+                  fit_intercept=bool(params["fit_intercept"]),
+                  standardize=bool(params["standardize"]))
+    for k in ("sigma", "target_accept"):
+        params[k] = None if params[k] is None else float(params[k])
     return params
 
 

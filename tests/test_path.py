@@ -217,6 +217,15 @@ def test_pareto_problems_along_the_path_are_warned_once():
     assert all(r.pareto_k_bad > 0 and r.warning for r in path.loo)
 
 
+def test_settings_are_json_safe_from_numpy_scalars(diabetes):
+    path = regularization_path(*diabetes, n_alphas=np.int64(2), method="map", draws=np.int64(5),
+                               hdi_prob=np.float32(0.5), sigma=np.float64(50.0),
+                               seed=np.int64(4))
+    settings = json.loads(json.dumps(path.to_dict(), allow_nan=False))["settings"]
+    assert (settings["draws"], settings["hdi_prob"], settings["sigma"]) == (5, 0.5, 50.0)
+    assert settings["n_alphas"] == 2 and settings["seed"] == 4
+
+
 def test_random_seed_is_the_deprecated_alias_of_seed(diabetes):
     with pytest.warns(FutureWarning, match="random_seed"):
         path = regularization_path(*diabetes, n_alphas=2, method="map", random_seed=5)
