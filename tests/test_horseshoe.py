@@ -278,3 +278,17 @@ def test_command_line_fits_a_horseshoe_like_python(capsys):
     assert row[1] == "NaN" and float(row[4]) == pytest.approx(median, abs=1e-4)
     assert main(["fit", "--prior", "horseshoe", "--method", "map"]) == 2
     assert "no finite mode" in capsys.readouterr().err
+
+
+def test_loo_of_a_horseshoe_is_arviz_on_the_draws(sparse_fit):
+    import arviz as az
+    from scipy import stats
+
+    est, X, y = sparse_fit
+    post = est.posterior_.posterior
+    mu = post["intercept"].values[..., None] + post["coef"].values @ X.T
+    loglik = stats.norm.logpdf(y, mu, post["sigma"].values[..., None])
+    loglik = az.from_dict(log_likelihood={"y": loglik}).log_likelihood
+    want = az.loo(az.InferenceData(posterior=post, log_likelihood=loglik))
+    got = est.loo(X, y)
+    assert got.elpd_loo == pytest.approx(want.elpd_loo, rel=1e-9)
