@@ -78,18 +78,19 @@ def backoff(attempt, low=0.05, high=5.0):
 
 
 def warm_kernel(data_dir):
-    """Load the core's sampler kernel before the first fit, one worker at a time.
+    """Load the core's sampler kernels (the elastic-net family's and the horseshoes') before
+    the first fit, one worker at a time.
 
-    The kernel compiles once per machine into numba's disk cache. Under the lock, the first
-    worker of a fresh machine compiles it and the others wait, then load it from the cache:
-    no worker pays a compile that another has paid.
+    Each kernel compiles once per machine into numba's disk cache. Under the lock, the first
+    worker of a fresh machine compiles them and the others wait, then load them from the
+    cache: no worker pays a compile that another has paid.
     """
-    from bayesreg.model import load_kernel
+    from bayesreg.model import KERNELS, load_kernel
 
     with open(os.path.join(data_dir, ".kernel.lock"), "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
-        seconds = load_kernel()
-    log.info("sampler %d: kernel ready in %.2f s", os.getpid(), seconds)
+        seconds = sum(load_kernel(name) for name in KERNELS)
+    log.info("sampler %d: kernels ready in %.2f s", os.getpid(), seconds)
 
 
 class _Beat(threading.Thread):
