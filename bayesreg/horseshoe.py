@@ -189,7 +189,8 @@ def horseshoe_frame(stats, spec: Horseshoe, reference, *, standardize=False) -> 
         r0=float(ref.rss / y_scale**2), tau0=float(spec.tau0(n, p)),
         slab_shape=spec.slab_df / 2, slab_rate=spec.slab_df * spec.slab_scale**2 / 2,
         m=ref.coef * x_scale / y_scale, q=-np.asarray(ref.xtr) / (x_scale * y_scale),
-        g=x_scale / per_unit, M=None if X is not None else stats.gram() / np.outer(x_scale, x_scale),
+        g=x_scale / per_unit,
+        M=None if X is not None else stats.gram() / np.outer(x_scale, x_scale),
         X=X, names=_names(p, spec.regularized, ref.sigma_known, stats.fit_intercept),
         y_scale=y_scale, x_scale=x_scale)
 

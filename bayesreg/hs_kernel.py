@@ -45,9 +45,10 @@ import math
 import numba
 import numpy as np
 
-# The signatures and the draw-storing callback are the other kernel's; logp_cfunc is this
-# module's own: a cfunc binds the log density it calls when it is compiled (and cached).
-from .kernel import _EXPAND_SIG, _LOGP_SIG, expand_cfunc, store_logp  # noqa: F401 (nutpie reads expand_cfunc here)
+# The signature and the draw-storing callback are the other kernel's (nutpie reads
+# expand_cfunc from this module too); logp_cfunc is this module's own: a cfunc binds the log
+# density it calls when it is compiled (and cached).
+from .kernel import _LOGP_SIG, expand_cfunc, store_logp  # noqa: F401
 
 __all__ = ["HEADER", "logp_cfunc", "expand_cfunc", "logp_and_grad", "buffer_size"]
 

@@ -93,7 +93,8 @@ def main():
     out += ["", "## Default fits (4 x (1000 + 1000), target_accept 0.99)", "",
             *default_table(args.seeds)]
     load.append(os.getloadavg()[0])
-    out += ["", f"Load average (1 min) at start, middle, end: {', '.join(f'{v:.2f}' for v in load)}"]
+    loads = ", ".join(f"{v:.2f}" for v in load)
+    out += ["", f"Load average (1 min) at start, middle, end: {loads}"]
     text = "\n".join(out) + "\n"
     Path(args.out).write_text(text)
     print(text)
