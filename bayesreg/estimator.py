@@ -170,8 +170,9 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------------ validation
     def check_params(self, method=None):
         """Check every parameter, as :meth:`fit` does first: raises :class:`InputError` naming
-        the first bad one; returns ``(Prior, method)``. Public so that a front end (the
-        service) refuses a request at its door by the core's own rules, not a copy of them."""
+        the first bad one; returns ``(Prior or Horseshoe, method)``. Public so that a front
+        end (the service) refuses a request at its door by the core's own rules, not a copy of
+        them."""
         method = self.method if method is None else method
         prior = self._check_prior()
         if self.sigma is not None:
