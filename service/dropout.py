@@ -109,8 +109,7 @@ def create():
     _check_one_row(body, X.shape[1], cfg)
     names = body.get("feature_names") or [f"x{j}" for j in range(X.shape[1])]
     wait = body.pop("wait", False)
-    options = {k: v for k, v in body.items() if k not in ("X", "y", "feature_names")}
-    options.update(source=source, n_samples=int(X.shape[0]), n_features=int(X.shape[1]))
+    options = collection.stored_options(body, X, source)
 
     fit_id = str(uuid.uuid4())
     st = store()

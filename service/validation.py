@@ -30,10 +30,11 @@ from bayesreg.validation import check_names as _core_check_names
 
 from .errors import Problem, invalid
 from .jobs import estimator
-from .schemas import DROPOUT_DEFAULTS, FIT_DEFAULTS
+from .schemas import DROPOUT_DEFAULTS, FIT_DEFAULTS, PATH_DEFAULTS
 
-__all__ = ["MAX_ERRORS", "check", "check_data", "check_dropout_fit", "check_dropout_predict",
-           "check_fit", "check_names", "check_predict", "check_prediction", "parse_form",
+__all__ = ["MAX_ERRORS", "check", "check_data", "check_draws_total", "check_dropout_fit",
+           "check_dropout_predict", "check_fit", "check_names", "check_path",
+           "check_posterior_cells", "check_predict", "check_prediction", "parse_form",
            "parse_json", "query_int"]
 
 _INT = re.compile(r"[+-]?\d+")
@@ -363,17 +364,63 @@ def check_fit(body, cfg, X=None, y=None):
     estimator(body).check_params()
     o = {**FIT_DEFAULTS, **body}
     draws, chains, method = o["draws"], o["chains"], o["method"]
-    if method in ("nuts", "exact") and draws * chains > cfg["MAX_DRAWS_TOTAL"]:
-        raise invalid("draws", f"draws x chains must be <= {cfg['MAX_DRAWS_TOTAL']} "
-                               f"(BAYESREG_MAX_DRAWS_TOTAL); got {draws} x {chains} = {draws * chains}")
+    if method in ("nuts", "exact"):
+        check_draws_total(draws, chains, cfg)
+    if method == "map" and body.get("loo"):
+        raise invalid("loo", "needs a posterior: method nuts or exact; got method 'map'")
     if X is None:
         X, y = check_data(body, cfg)
     if X is not None and method != "map":
-        # the core's rules, here so that a nuts fit is refused at the door, not failed in a worker
-        if body.get("sigma") is None:
-            check_noise_dof(X.shape[0], X.shape[1], o["fit_intercept"], o["alpha"] == 0)
-        else:
-            check_sigma_resolved(body["sigma"], y)
+        _check_noise(body, X, y, o["fit_intercept"], o["alpha"] == 0)
+    return X, y
+
+
+def _check_noise(body, X, y, fit_intercept, unpenalized):
+    """The core's rules for sigma, here so that a queued fit is refused at the door, not
+    failed in a worker: rows enough to learn it, or a known sigma above y's rounding."""
+    if body.get("sigma") is None:
+        check_noise_dof(X.shape[0], X.shape[1], fit_intercept, unpenalized)
+    else:
+        check_sigma_resolved(body["sigma"], y)
+
+
+def check_posterior_cells(draws, chains, p, cfg, fits=1, field="draws"):
+    """422 unless the posterior draws of ``fits`` fits of ``p`` columns (draws x chains x p
+    each) are within BAYESREG_MAX_POSTERIOR_CELLS; ``field`` names the refusal."""
+    cells = draws * chains * p * fits
+    if cells > cfg["MAX_POSTERIOR_CELLS"]:
+        what, got = "draws x chains x features", f"{draws} x {chains} x {p}"
+        if fits > 1:
+            what, got = what + " x alphas", got + f" x {fits}"
+        raise invalid(field, f"{what} must be <= {cfg['MAX_POSTERIOR_CELLS']} "
+                             f"(BAYESREG_MAX_POSTERIOR_CELLS); got {got} = {cells}")
+
+
+def check_draws_total(draws, chains, cfg):
+    """422 unless one fit's draws x chains are within BAYESREG_MAX_DRAWS_TOTAL."""
+    if draws * chains > cfg["MAX_DRAWS_TOTAL"]:
+        raise invalid("draws", f"draws x chains must be <= {cfg['MAX_DRAWS_TOTAL']} "
+                               f"(BAYESREG_MAX_DRAWS_TOTAL); got {draws} x {chains} = "
+                               f"{draws * chains}")
+
+
+def check_path(body, cfg, X=None, y=None):
+    """Semantic checks of a schema-valid path request; returns (X, y) arrays or (None, None).
+
+    The core's own parameter rules run on the estimator of the path's first alpha (every
+    alpha's fit shares all its other settings), so a path is refused at the door, not failed
+    in a worker."""
+    _finite_scalars(body, ("l1_ratio", "sigma", "hdi_prob", "alpha_min_ratio"))
+    if body.get("alphas") is not None:
+        _finite_vector(body["alphas"], "alphas")
+    o = {**PATH_DEFAULTS, **body}
+    estimator({**body, "alpha": max(o["alphas"] or [1.0])}).check_params()
+    if o["method"] != "map":
+        check_draws_total(o["draws"], o["chains"], cfg)
+    if X is None:
+        X, y = check_data(body, cfg)
+    if X is not None and o["method"] != "map":
+        _check_noise(body, X, y, o["fit_intercept"], False)
     return X, y
 
 
@@ -470,6 +517,8 @@ def _coerce(name, text, spec):
     kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
     if "null" in kinds and text in ("", "null"):
         return None
+    if "array" in kinds:  # comma-separated items (alphas=1,0.1,0.01)
+        return [_coerce(name, part, spec["items"]) for part in text.split(",")]
     if "boolean" in kinds:
         if text in ("true", "false"):
             return text == "true"
