@@ -27,6 +27,10 @@ _WHERE = {
     "Posterior": ".results",
     "SamplerSettings": ".results",
     "SuffStats": ".model",
+    # the posterior regularization path and PSIS-LOO
+    "LooResult": ".loo",
+    "RegularizationPath": ".path",
+    "regularization_path": ".path",
 }
 
 
@@ -50,11 +54,13 @@ __all__ = [
     "Diagnostics",
     "DropoutResult",
     "InputError",
+    "LooResult",
     "MapResult",
     "MCDropoutRegressor",
     "Posterior",
     "PredictiveInterval",
     "Prior",
+    "RegularizationPath",
     "SamplerSettings",
     "SuffStats",
     "alpha_from_gaussian_sd",
@@ -62,4 +68,5 @@ __all__ = [
     "alpha_from_park_casella",
     "alpha_from_sklearn_ridge",
     "load_diabetes",
+    "regularization_path",
 ]

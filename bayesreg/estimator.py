@@ -15,7 +15,7 @@ import xarray as xr
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import diagnostics
+from . import diagnostics, loo
 from ._validation import (RANGES, InputError, check_alpha, check_exact_prior,
                           check_names, check_param, check_sigma, check_X, check_Xy, resolve_seed)
 from .exact import ConjugateRidge
@@ -30,6 +30,8 @@ METHODS = ("exact", "map", "nuts")
 SAMPLERS = ("nutpie", "pymc")
 # Posterior draws x rows of X per block of predict_interval (24 bytes each: ~100 MB).
 _PREDICT_BLOCK = 4_000_000
+#: The most cells (rows x chains x draws) of a stored log_likelihood group: 200 MB of float64.
+LOG_LIKELIHOOD_CAP = 25_000_000
 
 
 class PredictiveInterval(NamedTuple):
@@ -95,6 +97,11 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         Default for :meth:`fit`'s ``method``.
     random_seed : int or None
         Deprecated alias of ``seed`` (a ``FutureWarning``); it will be removed.
+    log_likelihood : bool
+        Store the pointwise log-likelihood as ``posterior_``'s ``log_likelihood`` group
+        (variable ``y``, dims chain, draw, obs_id), as PyMC does on request. Refused above
+        :data:`LOG_LIKELIHOOD_CAP` (25,000,000 rows x draws x chains, 200 MB); :meth:`loo`
+        needs no group (it computes in chunks from ``X, y``).
 
     Attributes
     ----------
@@ -117,7 +124,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
     def __init__(self, prior="lasso", alpha=0.1, l1_ratio=0.5, sigma=None, fit_intercept=True,
                  standardize=False, learn_alpha=False, draws=1000, tune=1000, chains=4,
                  hdi_prob=0.94, seed=None, sampler="nutpie", method="nuts",
-                 target_accept=None, random_seed=None):
+                 target_accept=None, random_seed=None, log_likelihood=False):
         self.prior = prior
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -134,6 +141,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         self.sampler = sampler
         self.method = method
         self.target_accept = target_accept
+        self.log_likelihood = log_likelihood
 
     # ------------------------------------------------------------------ validation
     def check_params(self, method=None):
@@ -145,7 +153,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         check_alpha(prior.alpha)
         if self.sigma is not None:
             check_sigma(check_param("sigma", self.sigma, low=0.0, low_open=True))
-        for name in ("fit_intercept", "standardize", "learn_alpha"):
+        for name in ("fit_intercept", "standardize", "learn_alpha", "log_likelihood"):
             check_param(name, getattr(self, name), kind="bool")
         for name in ("draws", "tune", "chains", "hdi_prob"):
             RANGES[name].check(name, getattr(self, name))
@@ -167,6 +175,9 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         if self.learn_alpha and method != "nuts":
             raise InputError("method", f"learn_alpha=True needs method='nuts' (the MAP is taken at "
                                        f"the posterior median of alpha); got {method!r}")
+        if self.log_likelihood and method == "map":
+            raise InputError("log_likelihood", "log_likelihood=True needs a posterior "
+                                               "(method 'nuts' or 'exact'); got method='map'")
         if self.learn_alpha and prior.alpha == 0:
             raise InputError("alpha", "with learn_alpha=True, alpha is the scale of its "
                                       "Half-Cauchy prior and must be > 0; got 0.0")
@@ -192,6 +203,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
                           FutureWarning, stacklevel=2)
         prior, method = self.check_params(method)
         X_arr, y_arr = self._check_data(X, y)
+        self._check_log_likelihood_size(X_arr.shape[0])
         self.feature_names_ = self._resolve_names(X, feature_names, X_arr.shape[1])
         seed = self.random_seed if self.seed is None else self.seed
         self.seed_ = resolve_seed(seed)
@@ -200,6 +212,14 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         t0 = time.perf_counter()
         map_result = solve_map(stats, prior, sigma=self.sigma, standardize=self.standardize)
         timing = {"map_s": time.perf_counter() - t0, "compile_s": 0.0, "sample_s": 0.0}
+        return self._fit_posterior(stats, prior, method, map_result, timing, start, progress,
+                                   should_stop)
+
+    def _fit_posterior(self, stats, prior, method, map_result, timing, start, progress=None,
+                       should_stop=None):
+        """The steps after the MAP (sampling or the closed form) and the learned attributes;
+        ``feature_names_`` and ``seed_`` are set. Shared with :mod:`bayesreg.path`, which
+        solves every alpha's MAP on one :class:`SuffStats`."""
         post = None
         if method == "nuts":
             post = sample(stats, prior, map_result, self._settings(), learn_alpha=self.learn_alpha,
@@ -212,7 +232,19 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         timing["total_s"] = time.perf_counter() - start
         self._set_results(map_result if post is None else post.map, post)
         self.timing_, self.method_ = timing, method
+        if self.log_likelihood:
+            self.posterior_.add_groups(
+                log_likelihood=loo.pointwise_log_likelihood(self.posterior_, *stats.data)
+                .to_dataset(name="y"))
         return self
+
+    def _check_log_likelihood_size(self, n):
+        cells = n * int(self.draws) * int(self.chains)
+        if self.log_likelihood and cells > LOG_LIKELIHOOD_CAP:
+            raise InputError("log_likelihood", f"a log_likelihood group of {n} rows x "
+                             f"{self.chains} chains x {self.draws} draws ({cells:,} values) "
+                             f"exceeds the cap of {LOG_LIKELIHOOD_CAP:,} (200 MB); fit without "
+                             f"it and call loo(X, y), which computes in chunks")
 
     def _check_data(self, X, y):
         if y is None:
@@ -318,6 +350,28 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
             parts.append((mu.mean(axis=0), mean_hdi[:, 0], mean_hdi[:, 1],
                           obs_hdi[:, 0], obs_hdi[:, 1]))
         return PredictiveInterval(*(np.concatenate(c) for c in zip(*parts)))
+
+    def loo(self, X=None, y=None, pointwise=False):
+        """PSIS-LOO of the posterior (:func:`bayesreg.loo.psis_loo`): an ArviZ ``ELPDData``
+        with the Pareto k counts (``LooResult.from_elpd`` makes it a typed result).
+
+        Computed from ``X, y`` (the data the model was fitted to) when given, in chunks of
+        bounded memory; else from the ``log_likelihood`` group stored by
+        ``log_likelihood=True``. Warns once (``UserWarning``) if any Pareto k exceeds 0.7.
+        """
+        check_is_fitted(self, "coef_")
+        if self.posterior_ is None:
+            raise InputError("method", "no posterior: the model was fitted with method='map'")
+        if (X is None) != (y is None):
+            raise InputError("X" if X is None else "y", "give both X and y, or neither")
+        if X is None:
+            if "log_likelihood" not in self.posterior_.groups():
+                raise InputError("X", "no log_likelihood group was stored (fit with "
+                                      "log_likelihood=True): pass the data, loo(X, y)")
+            return loo.loo_from_log_likelihood(self.posterior_, pointwise)
+        check_X(X, self.coef_.size, type(self).__name__)
+        validate_data(self, X, skip_check_array=True, reset=False)  # feature-name consistency
+        return loo.psis_loo(self.posterior_, X, y, pointwise)
 
     # ------------------------------------------------------------------ persistence
     _STATE = ("coef_", "intercept_", "sigma_map_", "alpha_", "feature_names_", "feature_names_in_",
