@@ -11,6 +11,7 @@ default (the estimators' constructors) and the numeric bounds
 from bayesreg import BayesianRegression, MCDropoutRegressor
 from bayesreg.diagnostics import MIN_DIAGNOSTIC_DRAWS
 from bayesreg.estimator import METHODS as _CORE_METHODS
+from bayesreg.path import PRIORS as _CORE_PATH_PRIORS
 from bayesreg.priors import PRIORS as _CORE_PRIORS
 from bayesreg.dropout.regressor import RANGES as DROPOUT_RANGES
 from bayesreg.validation import BOUNDS, RANGES, REASONS
@@ -481,8 +482,8 @@ def _path_defaults():
 
 
 PATH_DEFAULTS = _path_defaults()
-#: the priors that have a penalty path (a horseshoe has no alpha)
-PATH_PRIORS = ["elastic_net", "lasso", "ridge"]
+#: the priors with a penalty to vary along a path (the core's list)
+PATH_PRIORS = sorted(_CORE_PATH_PRIORS)
 
 
 def path_options(cfg):
