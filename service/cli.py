@@ -131,11 +131,12 @@ def cmd_path(args) -> int:
 def _path(args) -> int:
     from bayesreg import InputError, regularization_path
 
+    alphas = None if args.alphas is None else _floats(args.alphas)
     X, y = _load(args.data, args.target)
     progress = None if args.quiet else _progress_bar(sys.stderr, "fits")
     try:
         path = regularization_path(
-            X, y, prior=args.prior, l1_ratio=args.l1_ratio, alphas=args.alphas,
+            X, y, prior=args.prior, l1_ratio=args.l1_ratio, alphas=alphas,
             n_alphas=args.n_alphas, alpha_min_ratio=args.alpha_min_ratio, method=args.method,
             draws=args.draws, tune=args.tune, chains=args.chains, hdi_prob=args.hdi_prob,
             seed=args.seed, sigma=args.sigma, standardize=args.standardize,
@@ -249,7 +250,7 @@ def _path_parser(sub, fmt):
     path.add_argument("--target", default="y", help="name of the response column")
     path.add_argument("--prior", default="lasso", choices=PATH_PRIORS, help="the penalty's prior")
     path.add_argument("--l1-ratio", type=float, default=0.5, help="L1 share, for elastic_net")
-    path.add_argument("--alphas", type=_floats, default=None,
+    path.add_argument("--alphas", default=None,
                       help="comma-separated alphas (default: the grid of --n-alphas)")
     path.add_argument("--n-alphas", type=int, default=20,
                       help="alphas of the grid, log-spaced from alpha_max down")
@@ -276,7 +277,7 @@ def _floats(text):
     try:
         return [float(part) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be comma-separated numbers; got {text!r}") from None
+        raise UsageError(f"--alphas must be comma-separated numbers; got {text!r}") from None
 
 
 def main(argv=None) -> int:
