@@ -42,9 +42,11 @@ from ._validation import InputError, check_param, check_X, check_Xy
 if TYPE_CHECKING:
     import arviz
 
+    from .path import RegularizationPath
+
     from .estimator import BayesianRegression, PredictiveInterval
 
-__all__ = ["Client", "Fit", "DropoutFit", "APIError", "FitError", "WaitTimeout"]
+__all__ = ["Client", "Fit", "DropoutFit", "Path", "APIError", "FitError", "WaitTimeout"]
 
 #: statuses a fit never leaves
 FINAL = ("succeeded", "failed", "cancelled")
@@ -198,6 +200,28 @@ class Client:
     def dropout_fits(self, status: str | None = None, page: int = 100) -> Iterator["DropoutFit"]:
         """``GET /v1/dropout/fits``: every MC-dropout fit, newest first."""
         return self._pages("/v1/dropout/fits", DropoutFit, status, page)
+
+    # ------------------------------------------------------------------ regularization paths
+    def path(self, X=None, y=None, *, dataset: str | None = None, feature_names=None,
+             wait: bool = True, timeout: float | None = None,
+             progress: Callable | None = None, **options) -> "Path":
+        """``POST /v1/paths``: a regularization path run by the server's
+        :func:`bayesreg.regularization_path`; as :meth:`fit`, with its options under the
+        API's names (prior, l1_ratio, alphas, n_alphas, alpha_min_ratio, method, draws, tune,
+        chains, hdi_prob, seed, sigma, fit_intercept, standardize, time_limit).
+        ``progress(done, total)`` counts fits (one per alpha)."""
+        if options.get("alphas") is not None:
+            options["alphas"] = [float(a) for a in options["alphas"]]
+        return self._create("/v1/paths", Path, X, y, dataset, feature_names, options, wait,
+                            timeout, progress)
+
+    def get_path(self, path_id: str) -> "Path":
+        """``GET /v1/paths/{id}``: the handle of an existing path."""
+        return Path(self, self.request("GET", f"/v1/paths/{path_id}").json())
+
+    def paths(self, status: str | None = None, page: int = 100) -> Iterator["Path"]:
+        """``GET /v1/paths``: every path, newest first."""
+        return self._pages("/v1/paths", Path, status, page)
 
     # ------------------------------------------------------------------ shared
     def _create(self, path, cls, X, y, dataset, feature_names, options, wait, timeout, progress):
@@ -585,3 +609,62 @@ class DropoutFit(_Handle):
         p = self._resource["progress"]
         return p["epochs_done"], p["epochs_total"], None
 
+
+
+class Path(_Handle):
+    """A regularization path on the server, answering like
+    :class:`bayesreg.RegularizationPath` (rebuilt with ``from_dict`` from the resource's
+    result: everything but ``fits``, which stay on the server)."""
+
+    _path = "/v1/paths"
+    _unit = "fits"
+
+    @property
+    def settings(self) -> dict:
+        """Every setting the path ran with (the request's, else the defaults)."""
+        return dict(self._resource["settings"])
+
+    @property
+    def progress(self) -> dict:
+        """``{"fits_done", "fits_total"}`` as of the last read."""
+        return dict(self._resource["progress"])
+
+    def regularization_path(self) -> "RegularizationPath":
+        """The path as a :class:`bayesreg.RegularizationPath` (``fits`` is None)."""
+        from .path import RegularizationPath
+
+        return RegularizationPath.from_dict(self._succeeded()._resource["result"])
+
+    alphas = property(lambda self: self.regularization_path().alphas,
+                      doc="The alphas, descending.")
+    coef_map = property(lambda self: self.regularization_path().coef_map,
+                        doc="(n_alphas, p): the exact MAP at each alpha.")
+    elpd_loo = property(lambda self: self.regularization_path().elpd_loo,
+                        doc="PSIS-LOO elpd at each alpha (None for method map).")
+    elpd_loo_se = property(lambda self: self.regularization_path().elpd_loo_se,
+                           doc="Its standard errors.")
+    best_alpha = property(lambda self: self.regularization_path().best_alpha,
+                          doc="The alpha of the largest elpd_loo.")
+    alpha_1se = property(lambda self: self.regularization_path().alpha_1se,
+                         doc="The largest alpha within one se of the best elpd_loo.")
+
+    def to_dict(self) -> dict:
+        """The path's ``RegularizationPath.to_dict()``, as the server computed it (a copy;
+        the whole resource is ``resource()``)."""
+        return copy.deepcopy(self._succeeded()._resource["result"])
+
+    def resource(self) -> dict:
+        """The resource as the server last sent it (a copy)."""
+        return copy.deepcopy(self._resource)
+
+    def summary(self) -> pd.DataFrame:
+        """The long table: one row per (alpha, feature), as ``RegularizationPath.summary()``."""
+        return self.regularization_path().summary()
+
+    def plot(self):
+        """The path's matplotlib Figure, as ``RegularizationPath.plot()``."""
+        return self.regularization_path().plot()
+
+    def _done_total(self):
+        p = self._resource["progress"]
+        return p["fits_done"], p["fits_total"], None
