@@ -355,20 +355,19 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         """PSIS-LOO of the posterior (:func:`bayesreg.loo.psis_loo`): an ArviZ ``ELPDData``
         with the Pareto k counts (``LooResult.from_elpd`` makes it a typed result).
 
-        Computed from ``X, y`` (the data the model was fitted to) when given, in chunks of
-        bounded memory; else from the ``log_likelihood`` group stored by
-        ``log_likelihood=True``. Warns once (``UserWarning``) if any Pareto k exceeds 0.7.
+        From the ``log_likelihood`` group stored by ``log_likelihood=True`` when there is one
+        (``X, y`` are then not needed), else computed from ``X, y``, the data the model was
+        fitted to, in chunks of bounded memory. Warns once (``UserWarning``) if any Pareto k
+        exceeds 0.7.
         """
         check_is_fitted(self, "coef_")
         if self.posterior_ is None:
             raise InputError("method", "no posterior: the model was fitted with method='map'")
-        if (X is None) != (y is None):
-            raise InputError("X" if X is None else "y", "give both X and y, or neither")
-        if X is None:
-            if "log_likelihood" not in self.posterior_.groups():
-                raise InputError("X", "no log_likelihood group was stored (fit with "
-                                      "log_likelihood=True): pass the data, loo(X, y)")
+        if "log_likelihood" in self.posterior_.groups():
             return loo.loo_from_log_likelihood(self.posterior_, pointwise)
+        if X is None or y is None:
+            raise InputError("X" if X is None else "y", "no log_likelihood group was stored "
+                             "(fit with log_likelihood=True): pass the data, loo(X, y)")
         check_X(X, self.coef_.size, type(self).__name__)
         validate_data(self, X, skip_check_array=True, reset=False)  # feature-name consistency
         return loo.psis_loo(self.posterior_, X, y, pointwise)
