@@ -18,8 +18,8 @@ from .store import DONE, QueueFull, is_fit_id, storage_error
 
 
 __all__ = ["DAMAGED", "cached_file", "data", "dataset", "delete", "enqueue", "intact", "lookup",
-           "page", "read_request", "reading", "require_succeeded", "row_or_404", "settle",
-           "store", "stored_options"]
+           "page", "queued_resource", "read_request", "reading", "require_succeeded",
+           "row_or_404", "settle", "store", "stored_options"]
 
 
 def store():
@@ -222,3 +222,29 @@ def cached_file(fit_id, name, make, mimetype):
                 raise
             return current_app.response_class(content, mimetype=mimetype)  # no room to keep it
     return send_file(path, mimetype=mimetype)
+
+
+def queued_resource(row, kind, progress, links, **extra):
+    """The resource of a job that always runs in the pool (an MC-dropout fit, a path):
+    ``progress`` as the resource names it, its ``links``, the result (its timing apart), and
+    ``extra`` fields after ``request``."""
+    result = json.loads(row["result"]) if row["result"] else None
+    timing = result.pop("timing", None) if result else None
+    return {
+        "id": row["id"],
+        "kind": kind,
+        "status": row["status"],
+        "request": json.loads(row["request"]),
+        **extra,
+        "feature_names": json.loads(row["feature_names"]),
+        "progress": progress,
+        # A DELETE asked this running job to stop; it ends as "cancelled".
+        "cancel_requested": row["cancel_requested"] is not None,
+        "result": result,
+        "timing": timing,
+        "error": json.loads(row["error"]) if row["error"] else None,
+        "worker_pid": row["worker_pid"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "links": links,
+    }

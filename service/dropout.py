@@ -7,7 +7,6 @@ prediction runs in the request thread from the saved model file, within
 BAYESREG_MAX_PREDICT_COST, and without a lock: concurrent predictions run side by side.
 """
 
-import json
 import uuid
 
 from flask import Blueprint, current_app, request
@@ -43,29 +42,12 @@ def _per_row(mc_samples, weights, units):
 
 def resource(row):
     fit_id = row["id"]
-    result = json.loads(row["result"]) if row["result"] else None
-    timing = result.pop("timing", None) if result else None
     links = {"self": f"/v1/dropout/fits/{fit_id}", "data": f"/v1/dropout/fits/{fit_id}/data"}
     if row["status"] == "succeeded":
         links["predict"] = f"/v1/dropout/fits/{fit_id}/predict"
-    return {
-        "id": fit_id,
-        "kind": KIND,
-        "status": row["status"],
-        "request": json.loads(row["request"]),
-        "feature_names": json.loads(row["feature_names"]),
-        # Reported by the worker after every epoch (throttled to one DB write per 0.2 s).
-        "progress": {"epochs_done": row["draws_done"], "epochs_total": row["draws_total"]},
-        # A DELETE asked this running fit to stop; it ends as "cancelled".
-        "cancel_requested": row["cancel_requested"] is not None,
-        "result": result,
-        "timing": timing,
-        "error": json.loads(row["error"]) if row["error"] else None,
-        "worker_pid": row["worker_pid"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "links": links,
-    }
+    # Reported by the worker after every epoch (throttled to one DB write per 0.2 s).
+    progress = {"epochs_done": row["draws_done"], "epochs_total": row["draws_total"]}
+    return collection.queued_resource(row, KIND, progress, links)
 
 
 @bp.get("")

@@ -34,31 +34,14 @@ def settings(request_, ran=None):
 
 def resource(row):
     path_id = row["id"]
-    result = json.loads(row["result"]) if row["result"] else None
-    timing = result.pop("timing", None) if result else None
     links = {"self": f"{PREFIX}/{path_id}", "data": f"{PREFIX}/{path_id}/data"}
     if row["status"] == "succeeded":
         links["plot"] = f"{PREFIX}/{path_id}/plot.png"
-    request_ = json.loads(row["request"])
-    return {
-        "id": path_id,
-        "kind": KIND,
-        "status": row["status"],
-        "request": request_,
-        "settings": settings(request_, (result or {}).get("settings")),
-        "feature_names": json.loads(row["feature_names"]),
-        # Reported by the worker after every fit of the path (one per alpha).
-        "progress": {"fits_done": row["draws_done"], "fits_total": row["draws_total"]},
-        # A DELETE asked this running path to stop; it ends as "cancelled".
-        "cancel_requested": row["cancel_requested"] is not None,
-        "result": result,
-        "timing": timing,
-        "error": json.loads(row["error"]) if row["error"] else None,
-        "worker_pid": row["worker_pid"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "links": links,
-    }
+    ran = json.loads(row["result"]).get("settings") if row["result"] else None
+    # Reported by the worker after every fit of the path (one per alpha).
+    progress = {"fits_done": row["draws_done"], "fits_total": row["draws_total"]}
+    return collection.queued_resource(row, KIND, progress, links,
+                                      settings=settings(json.loads(row["request"]), ran))
 
 
 @bp.get("")

@@ -150,6 +150,18 @@ def test_delete_cancels_a_running_path(client):
     assert client.get(url).status_code == 404
 
 
+def test_a_path_past_its_time_limit_fails_naming_it(client):
+    body = {"dataset": "diabetes", "n_alphas": 5, "draws": 5000, "tune": 5000, "chains": 2,
+            "seed": 1, "time_limit": 0.5}
+    reply = client.post("/v1/paths", json=body)
+    assert reply.status_code == 202, reply.get_json()
+    res = wait_until(lambda: (lambda r: r if r["status"] not in ("queued", "running") else None)(
+        client.get(reply.headers["Location"]).get_json()), 60, what="the time limit")
+    assert res["status"] == "failed" and res["result"] is None
+    assert "time limit of 0.5 s (the request's time_limit)" in res["error"]["message"]
+    assert res["settings"]["time_limit"] == 0.5
+
+
 MAX = 100  # the default BAYESREG_MAX_PATH_ALPHAS
 
 
