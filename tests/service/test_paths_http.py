@@ -219,6 +219,17 @@ def test_a_path_is_not_a_fit(client):
     assert all(item["kind"] == "path" for item in listed["items"])
 
 
+def test_a_damaged_path_file_fails_the_path_naming_it(app, client):
+    res = _map_path_of(Http(client=client), {"dataset": "diabetes", "method": "map",
+                                            "n_alphas": 2})
+    store = app.extensions["bayesreg.store"]
+    with open(store.path(res["id"], "path.json"), "ab") as fh:
+        fh.write(b" ")
+    after = client.get(f"/v1/paths/{res['id']}").get_json()
+    assert after["status"] == "failed" and "path.json" in after["error"]["message"]
+    assert client.get(f"/v1/paths/{res['id']}/plot.png").status_code == 409
+
+
 # ----------------------------------------------------------------------------- "loo": true
 
 
@@ -267,3 +278,41 @@ def test_loo_needs_a_posterior(client):
     assert reply.status_code == 422
     assert reply.get_json()["errors"] == [{
         "field": "loo", "message": "needs a posterior: method nuts or exact; got method 'map'"}]
+
+
+@pytest.mark.slow  # a real server of its own, killed and started again
+def test_a_restart_fails_the_running_path_and_runs_the_queued_one(tmp_path):
+    import requests
+    from conftest import Server
+
+    server = Server(tmp_path, workers=1)
+    try:
+        server.start()
+
+        def post(body):
+            reply = requests.post(server.url("/v1/paths"), json=body, timeout=60)
+            assert reply.status_code in (201, 202), reply.text
+            return reply.json()["id"]
+
+        def get(path_id):
+            return requests.get(server.url(f"/v1/paths/{path_id}"), timeout=30).json()
+
+        done = post({"dataset": "diabetes", "method": "map", "n_alphas": 3, "wait": True})
+        wait_until(lambda: get(done)["status"] == "succeeded", 120, what="the first path")
+        long = post({"dataset": "diabetes", "n_alphas": 5, "draws": 20000, "tune": 1000,
+                     "chains": 2, "seed": 1})
+        wait_until(lambda: get(long)["status"] == "running", 120, what="the long path to run")
+        queued = post({"dataset": "diabetes", "method": "map", "n_alphas": 2})
+        assert get(queued)["status"] == "queued"  # one worker, busy with the long path
+        server.kill()
+        server.start()
+        after = get(long)
+        assert after["status"] == "failed"
+        assert "server stopped while this fit was running" in after["error"]["message"]
+        ran = wait_until(lambda: (lambda r: r if r["status"] == "succeeded" else None)(
+            get(queued)), 120, what="the queued path after the restart")
+        assert ran["progress"] == {"fits_done": 2, "fits_total": 2}
+        png = requests.get(server.url(f"/v1/paths/{done}/plot.png"), timeout=60)
+        assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+    finally:
+        server.stop()
