@@ -502,7 +502,7 @@ def path_options(cfg):
                                   "same for ridge, in closed form; map: the MAP path only. "
                                   "Every path runs in the worker pool (202)."},
         "alphas": {"type": ["array", "null"], "minItems": 1, "maxItems": most,
-                   "items": {"type": "number", "exclusiveMinimum": 0, **alpha},
+                   "items": {"type": "number", "minimum": 0, **alpha},
                    "default": d["alphas"],
                    "description": f"The penalties of the path (sorted descending); null: "
                                   f"n_alphas log-spaced from alpha_max, the smallest alpha that "

@@ -420,7 +420,7 @@ def check_path(body, cfg, X=None, y=None):
     if X is None:
         X, y = check_data(body, cfg)
     if X is not None and o["method"] != "map":
-        _check_noise(body, X, y, o["fit_intercept"], False)
+        _check_noise(body, X, y, o["fit_intercept"], 0 in (o["alphas"] or ()))
     return X, y
 
 

@@ -168,7 +168,11 @@ MAX = 100  # the default BAYESREG_MAX_PATH_ALPHAS
 @pytest.mark.parametrize("body, field, needle", [
     ({"n_alphas": MAX + 1}, "n_alphas", f"<= {MAX}"),
     ({"alphas": [1.0] * (MAX + 1)}, "alphas", f"at most {MAX} items"),
-    ({"alphas": [0.1, -1]}, "alphas[1]", "> 0"),
+    ({"alphas": [0.1, -1]}, "alphas[1]", ">= 0"),
+    # alpha 0 leaves the coefficients unpenalized: sigma then needs n > p + 1 rows (the core's
+    # rule, at the door); X has 3 rows and 2 columns
+    ({"dataset": None, "X": [[1, 2], [2, 1], [3, 5]], "y": [1, 2, 3], "alphas": [1, 0]}, "y",
+     "flat prior alpha = 0"),
     ({"alphas": []}, "alphas", "at least 1"),
     ({"alpha_min_ratio": 1}, "alpha_min_ratio", "< 1"),
     ({"prior": "horseshoe"}, "prior", "elastic_net, lasso, ridge"),
@@ -184,7 +188,8 @@ MAX = 100  # the default BAYESREG_MAX_PATH_ALPHAS
     ({"time_limit": 10**7}, "time_limit", "<="),
 ])
 def test_caps_and_malformed_paths_are_422_naming_the_field(client, body, field, needle):
-    reply = client.post("/v1/paths", json={"dataset": "diabetes", **body})
+    body = {k: v for k, v in {"dataset": "diabetes", **body}.items() if v is not None}
+    reply = client.post("/v1/paths", json=body)
     assert reply.status_code == 422, reply.get_json()
     errors = reply.get_json()["errors"]
     assert errors[0]["field"] == field and needle in errors[0]["message"], errors
