@@ -133,14 +133,15 @@ def _path(args) -> int:
 
     alphas = None if args.alphas is None else _floats(args.alphas)
     X, y = _load(args.data, args.target)
-    progress = None if args.quiet else _progress_bar(sys.stderr, "fits")
+    bar = _progress_bar(sys.stderr, "fits")
+    progress = None if args.quiet else (lambda done, total: bar(done, total, "path"))
     try:
         path = regularization_path(
             X, y, prior=args.prior, l1_ratio=args.l1_ratio, alphas=alphas,
             n_alphas=args.n_alphas, alpha_min_ratio=args.alpha_min_ratio, method=args.method,
             draws=args.draws, tune=args.tune, chains=args.chains, hdi_prob=args.hdi_prob,
             seed=args.seed, sigma=args.sigma, standardize=args.standardize,
-            progress=progress and (lambda done, total: progress(done, total, "path")))
+            progress=progress)
     except InputError as exc:
         raise UsageError(str(exc)) from None
     source = args.data or "diabetes (scikit-learn, unit-norm columns)"
@@ -162,10 +163,10 @@ def path_table(result) -> str:
     p = len(result["feature_names"])
     lines = [f"{'alpha':>11}  {'elpd_loo':>20}  {'nonzero':>7}  {'max_r_hat':>9}  "
              f"{'divergences':>11}"]
-    elpd, se = result["elpd_loo"] or [], result["elpd_loo_se"] or []
+    elpd, se = result["elpd_loo"], result["elpd_loo_se"]
     for i, alpha in enumerate(result["alphas"]):
-        loo = f"{elpd[i]:.2f} +- {se[i]:.2f}" if i < len(elpd) and elpd[i] is not None else "-"
-        diag = (result["diagnostics"] or [None] * (i + 1))[i] or {}
+        loo = "-" if elpd is None or elpd[i] is None else f"{elpd[i]:.2f} +- {se[i]:.2f}"
+        diag = result["diagnostics"][i] or {}  # None for a MAP (no posterior)
         r_hat, div = diag.get("max_r_hat"), diag.get("divergences")
         nonzero = sum(c != 0 for c in result["coef_map"][i])
         lines.append(f"{alpha:>11.4g}  {loo:>20}  {f'{nonzero}/{p}':>7}  "
