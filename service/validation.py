@@ -407,9 +407,9 @@ def check_draws_total(draws, chains, cfg):
 def check_path(body, cfg, X=None, y=None):
     """Semantic checks of a schema-valid path request; returns (X, y) arrays or (None, None).
 
-    The core's own parameter rules run on the estimator of the path's first alpha (every
-    alpha's fit shares all its other settings), so a path is refused at the door, not failed
-    in a worker."""
+    The core's own parameter rules run on an estimator with the path's settings (every
+    alpha's fit shares them; at the largest given alpha, else 1), so a path is refused at
+    the door, not failed in a worker."""
     _finite_scalars(body, ("l1_ratio", "sigma", "hdi_prob", "alpha_min_ratio"))
     if body.get("alphas") is not None:
         _finite_vector(body["alphas"], "alphas")
