@@ -269,7 +269,7 @@ def _path_parser(sub, fmt):
     path.add_argument("--chains", type=int, default=4, help="chains")
     path.add_argument("--hdi-prob", type=float, default=0.94, help="mass of the credible bands")
     path.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
-    path.add_argument("--plot", default=None, help="save the path's figure to this PNG file")
+    path.add_argument("--plot", default=None, help="save the path's figure to this PNG file (default: not saved)")
     path.add_argument("--quiet", action="store_true", help="no progress line or messages")
     path.set_defaults(func=cmd_path)
 

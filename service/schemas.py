@@ -557,23 +557,22 @@ PATH = {
     "required": ["id", "kind", "status", "request", "settings", "feature_names", "progress",
                  "result", "error", "created_at", "updated_at"],
     "properties": {
-        "id": {"type": "string", "format": "uuid"},
+        # what every job's resource says alike, as a fit's
+        **{key: FIT["properties"][key] for key in (
+            "id", "status", "feature_names", "cancel_requested", "timing", "error",
+            "created_at", "updated_at", "links")},
         "kind": {"type": "string", "enum": ["path"]},
-        "status": {"type": "string", "enum": STATUSES},
+        "worker_pid": {"type": ["integer", "null"], "description": "Process running this path."},
         "request": {"type": "object",
                     "description": "The options as sent, plus n_samples, n_features and "
                                    "source; the data itself is at /v1/paths/{id}/data."},
         "settings": {"type": "object",
                      "description": "Every setting of the path: the request's value, else the "
                                     "default; once it ran, the values used."},
-        "feature_names": {"type": "array", "items": {"type": "string"}},
         "progress": {"type": "object", "required": ["fits_done", "fits_total"], "properties": {
             "fits_done": {"type": "integer", "minimum": 0},
             "fits_total": {"type": "integer", "minimum": 0}},
             "description": "Fits done of the path's alphas (one fit per alpha)."},
-        "cancel_requested": {"type": "boolean",
-                             "description": "A DELETE asked this running path to stop; it ends "
-                                            "as cancelled."},
         "result": {"type": ["object", "null"],
                    "description": "The core's RegularizationPath.to_dict(): alphas (descending), "
                                   "coef_map (one row per alpha), summary (one record per alpha "
@@ -593,12 +592,6 @@ PATH = {
                                "items": {**LOO, "type": ["object", "null"]}},
                        "best_alpha": NULLABLE_NUMBER, "alpha_1se": NULLABLE_NUMBER,
                        "hdi_prob": NUMBER}},
-        "timing": {"type": ["object", "null"], "additionalProperties": NULLABLE_NUMBER},
-        "error": FIT["properties"]["error"],
-        "worker_pid": {"type": ["integer", "null"]},
-        "created_at": {"type": "string", "format": "date-time"},
-        "updated_at": {"type": "string", "format": "date-time"},
-        "links": {"type": "object", "additionalProperties": {"type": "string"}},
     },
 }
 

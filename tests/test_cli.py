@@ -66,13 +66,14 @@ def test_usage_errors_exit_2_with_one_line_and_no_traceback(tmp_path, argv, need
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in done.stderr, done.stderr
 
 
-def test_help_shows_defaults_without_importing_pymc():
+def _help_in_a_fresh_python(command):
+    """``bayesreg <command> --help``'s text, and the heavy modules it imported."""
     code = ("import sys, contextlib, io\n"
             "from service.cli import main\n"
             "out = io.StringIO()\n"
             "with contextlib.redirect_stdout(out):\n"
             "    try:\n"
-            "        main(['fit', '--help'])\n"
+            f"        main([{command!r}, '--help'])\n"
             "    except SystemExit:\n"
             "        pass\n"
             "heavy = [m for m in ('pymc', 'pytensor', 'arviz') if m in sys.modules]\n"
@@ -81,12 +82,17 @@ def test_help_shows_defaults_without_importing_pymc():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     heavy, _, text = done.stdout.partition("\n")
-    assert heavy == "[]", done.stdout
+    return heavy, text
+
+
+def test_help_shows_defaults_without_importing_pymc():
+    heavy, text = _help_in_a_fresh_python("fit")
+    assert heavy == "[]", text
     assert "(default: 0.1)" in text and "(default: 1000)" in text and "(default: lasso)" in text
     # every option states one default, and None is said in words ("learned", "fresh")
     options = re.split(r"\n  (?=-)", text.split("options:", 1)[1])[2:]   # after -h
     assert options and all(o.count("(default:") == 1 for o in options), options
-    assert "(default: None)" not in text
+    assert "(default: None)" not in " ".join(text.split())  # wrapped lines joined
 
 
 def test_the_command_line_offers_what_the_estimator_accepts():
@@ -183,21 +189,12 @@ def test_path_usage_errors_exit_2_with_one_line(argv, needle):
 
 
 def test_path_help_answers_without_importing_pymc():
-    code = ("import sys, contextlib, io\n"
-            "from service.cli import main\n"
-            "out = io.StringIO()\n"
-            "with contextlib.redirect_stdout(out):\n"
-            "    try:\n"
-            "        main(['path', '--help'])\n"
-            "    except SystemExit:\n"
-            "        pass\n"
-            "print([m for m in ('pymc', 'pytensor', 'arviz') if m in sys.modules])\n"
-            "print(out.getvalue())\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
-    heavy, _, text = done.stdout.partition("\n")
-    assert heavy == "[]", done.stdout
+    heavy, text = _help_in_a_fresh_python("path")
+    assert heavy == "[]", text
     assert "--n-alphas" in text and "(default: 20)" in text and "alpha_1se" in text
+    options = re.split(r"\n  (?=-)", text.split("options:", 1)[1])[2:]   # after -h
+    assert options and all(o.count("(default:") == 1 for o in options), options
+    assert "(default: None)" not in text
 
 
 def test_the_path_commands_defaults_are_regularization_paths():

@@ -175,20 +175,22 @@ def _fit_cases():
     return cases
 
 
+def _created_at_once(c, path, body):
+    """A 201: a job that the session app's pool finishes within the bounded wait."""
+    client = c.pooled_app.test_client()
+    reply = client.post(path, json={**body, "wait": True})
+    if reply.status_code == 202:  # the pool was slower than WAIT_TIMEOUT: wait and retry
+        wait_until(lambda: client.get(reply.headers["Location"]).get_json()["status"]
+                   != "queued", 240, what="the pool")
+        return client.post(path, json={**body, "wait": True})
+    return reply
+
+
 def _dropout_cases():
     ops = ("createDropoutFit", "listDropoutFits", "getDropoutFit", "deleteDropoutFit",
            "getDropoutFitData")
     cases = {**_cases("/v1/dropout/fits", "dropout", ops),
              **_predict_cases("/v1/dropout/fits", "dropout", "predictDropout")}
-
-    def created_at_once(c):
-        client = c.pooled_app.test_client()
-        reply = client.post("/v1/dropout/fits", json={**DROPOUT, "wait": True})
-        if reply.status_code == 202:  # the pool was slower than WAIT_TIMEOUT: wait and retry
-            wait_until(lambda: client.get(reply.headers["Location"]).get_json()["status"]
-                       != "queued", 240, what="the pool")
-            return client.post("/v1/dropout/fits", json={**DROPOUT, "wait": True})
-        return reply
 
     def damaged_data(c):
         client, fit_id = c.trained_dropout()
@@ -204,7 +206,7 @@ def _dropout_cases():
         return predicted(c, rows=2)   # 2 rows x 10 passes
 
     cases.update({
-        ("createDropoutFit", "201"): created_at_once,
+        ("createDropoutFit", "201"): lambda c: _created_at_once(c, "/v1/dropout/fits", DROPOUT),
         ("getDropoutFitData", "409"): damaged_data,
         ("predictDropout", "200"): predicted,
         ("predictDropout", "413"): too_costly,
@@ -219,15 +221,6 @@ def _path_cases():
     ops = ("createPath", "listPaths", "getPath", "deletePath", "getPathData")
     cases = _cases("/v1/paths", "paths", ops)
 
-    def created_at_once(c):
-        client = c.pooled_app.test_client()
-        reply = client.post("/v1/paths", json={**MAP_PATH, "wait": True})
-        if reply.status_code == 202:  # the pool was slower than WAIT_TIMEOUT: wait and retry
-            wait_until(lambda: client.get(reply.headers["Location"]).get_json()["status"]
-                       != "queued", 240, what="the pool")
-            return client.post("/v1/paths", json={**MAP_PATH, "wait": True})
-        return reply
-
     def damaged_data(c):
         client, path_id = c.map_path()
         c.damage(c.pooled_app.extensions["bayesreg.store"], path_id, jobs.DATA_FILE)
@@ -238,7 +231,7 @@ def _path_cases():
         return client.get(f"/v1/paths/{path_id}/plot.png")
 
     cases.update({
-        ("createPath", "201"): created_at_once,
+        ("createPath", "201"): lambda c: _created_at_once(c, "/v1/paths", MAP_PATH),
         ("getPathData", "409"): damaged_data,
         ("getPathPlot", "200"): plot,
         ("getPathPlot", "404"): lambda c: c.client.get("/v1/paths/no-such-path/plot.png"),
