@@ -324,6 +324,13 @@ class _Handle:
     def n_features_in_(self) -> int:
         return len(self._resource["feature_names"])
 
+    @property
+    def progress(self) -> dict:
+        """The resource's progress as of the last read: ``{"phase", "draws_done",
+        "draws_total"}`` of a fit, ``{"epochs_done", "epochs_total"}`` of an MC-dropout fit,
+        ``{"fits_done", "fits_total"}`` of a path."""
+        return dict(self._resource["progress"])
+
     def to_dict(self) -> dict:
         """The resource as the server last sent it (a copy)."""
         return copy.deepcopy(self._resource)
@@ -459,11 +466,6 @@ class Fit(_Handle):
         return dict(self._resource["settings"])
 
     @property
-    def progress(self) -> dict:
-        """``{"phase", "draws_done", "draws_total"}`` as of the last read."""
-        return dict(self._resource["progress"])
-
-    @property
     def diagnostics_(self) -> dict | None:
         """divergences, max_r_hat, min_ess_bulk, warnings (None for a map fit)."""
         return self._succeeded()._resource["diagnostics"]
@@ -577,11 +579,6 @@ class DropoutFit(_Handle):
     _unit = "epochs"
 
     @property
-    def progress(self) -> dict:
-        """``{"epochs_done", "epochs_total"}`` as of the last read."""
-        return dict(self._resource["progress"])
-
-    @property
     def result(self) -> dict:
         """train_rmse, log_likelihood_train, final_loss, tau, dropout, weight_decay, ..."""
         return dict(self._succeeded()._resource["result"])
@@ -623,11 +620,6 @@ class Path(_Handle):
     def settings(self) -> dict:
         """Every setting the path ran with (the request's, else the defaults)."""
         return dict(self._resource["settings"])
-
-    @property
-    def progress(self) -> dict:
-        """``{"fits_done", "fits_total"}`` as of the last read."""
-        return dict(self._resource["progress"])
 
     def regularization_path(self) -> "RegularizationPath":
         """The path as a :class:`bayesreg.RegularizationPath` (``fits`` is None)."""

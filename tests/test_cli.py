@@ -85,10 +85,14 @@ def _help_in_a_fresh_python(command):
     return heavy, text
 
 
-def test_help_shows_defaults_without_importing_pymc():
-    heavy, text = _help_in_a_fresh_python("fit")
+@pytest.mark.parametrize("command, needles", [
+    ("fit", ("(default: 0.1)", "(default: 1000)", "(default: lasso)")),
+    ("path", ("--n-alphas", "(default: 20)", "(default: 1000)", "alpha_1se")),
+])
+def test_help_shows_defaults_without_importing_pymc(command, needles):
+    heavy, text = _help_in_a_fresh_python(command)
     assert heavy == "[]", text
-    assert "(default: 0.1)" in text and "(default: 1000)" in text and "(default: lasso)" in text
+    assert all(needle in text for needle in needles), text
     # every option states one default, and None is said in words ("learned", "fresh")
     options = re.split(r"\n  (?=-)", text.split("options:", 1)[1])[2:]   # after -h
     assert options and all(o.count("(default:") == 1 for o in options), options
@@ -186,15 +190,6 @@ def test_path_usage_errors_exit_2_with_one_line(argv, needle):
     assert done.returncode == 2, done
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in done.stderr, done.stderr
-
-
-def test_path_help_answers_without_importing_pymc():
-    heavy, text = _help_in_a_fresh_python("path")
-    assert heavy == "[]", text
-    assert "--n-alphas" in text and "(default: 20)" in text and "alpha_1se" in text
-    options = re.split(r"\n  (?=-)", text.split("options:", 1)[1])[2:]   # after -h
-    assert options and all(o.count("(default:") == 1 for o in options), options
-    assert "(default: None)" not in text
 
 
 def test_the_path_commands_defaults_are_regularization_paths():
