@@ -158,7 +158,8 @@ class Client:
 
         ``options`` are the request's fields, under the API's names (``seed``, not
         ``random_seed``): prior, alpha, l1_ratio, sigma, fit_intercept, standardize,
-        learn_alpha, method, draws, tune, chains, seed, hdi_prob, time_limit; the server
+        learn_alpha, method, draws, tune, chains, seed, hdi_prob, time_limit, loo (the
+        resource's PSIS-LOO block, ``to_dict()["loo"]``); the server
         checks them and fills in its defaults (``settings`` shows the values used). X may be
         an array, a list of rows or a DataFrame, whose columns name the features unless
         ``feature_names`` does.
