@@ -206,3 +206,14 @@ def test_the_path_commands_defaults_are_regularization_paths():
     assert {n: parsed[n] for n in names} == {n: params[n].default for n in names}
     assert parsed["alphas"] is None and params["alphas"].default is None
     assert set(cli.PATH_PRIORS) == set(core_path.PRIORS)
+
+
+def test_the_readmes_path_table_is_what_the_command_prints(capsys):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text[text.index("`bayesreg path` runs"):]
+    args = re.search(r"On diabetes with `([^`]+)`:\n\n```\n(.*?)```", section, flags=re.S)
+    assert main(["path", *args.group(1).split(), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert args.group(2) in out, out
