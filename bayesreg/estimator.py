@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import diagnostics
 from ._validation import (RANGES, InputError, check_alpha, check_exact_prior,
-                          check_names, check_param, check_sigma, check_X, check_Xy, resolve_seed)
+                          check_feature_names, check_names, check_param, check_sigma, check_X, check_Xy, resolve_seed)
 from .exact import ConjugateRidge
 from .model import SuffStats
 from .pipeline import conjugate_ridge, sample, solve_map
@@ -238,13 +238,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
 
     def _resolve_names(self, X, feature_names, p):
         if feature_names is not None:
-            names = [str(f) for f in feature_names]
-            if len(names) != p:
-                raise InputError("feature_names", f"has {len(names)} names but X has {p} columns")
-            if len(set(names)) != p:
-                raise InputError("feature_names", "names must be unique")
-            check_names(names)
-            return names
+            return check_feature_names(feature_names, p)
         if hasattr(X, "columns"):
             names = [str(c) for c in X.columns]
             if len(set(names)) == p:

@@ -10,6 +10,7 @@ BAYESREG_MAX_PREDICT_COST, and without a lock: concurrent predictions run side b
 import json
 import uuid
 
+from bayesreg.validation import check_feature_names
 from flask import Blueprint, current_app, request
 
 from . import collection, jobs, schemas, validation
@@ -102,7 +103,7 @@ def create():
     if X is None:
         X, y, names = dataset(body["dataset"])
         source = body["dataset"]
-        validation.check_names(body.get("feature_names"), X.shape[1])
+        check_feature_names(body.get("feature_names"), X.shape[1], controls=True)
         body.setdefault("feature_names", names)
     validation.check_dropout_fit(body, cfg, X.shape[0])
     jobs.dropout_estimator(body).check_params()  # the core's own rules, at the door

@@ -5,7 +5,7 @@ import os
 import uuid
 
 from bayesreg.priors import Prior
-from bayesreg.validation import InputError
+from bayesreg.validation import InputError, check_feature_names
 from flask import Blueprint, current_app, request, send_file
 
 from . import collection, jobs, schemas, validation
@@ -147,7 +147,7 @@ def _body():
     if X is None:
         X, y, names = dataset(body["dataset"])
         source = body["dataset"]
-        validation.check_names(body.get("feature_names"), X.shape[1])
+        check_feature_names(body.get("feature_names"), X.shape[1], controls=True)
         body.setdefault("feature_names", names)
     names = body.get("feature_names") or [f"x{j}" for j in range(X.shape[1])]
     return body, X, y, names, source

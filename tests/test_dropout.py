@@ -259,9 +259,9 @@ def test_bad_data_raise():
         m.fit(X[:, 0], y)
     Xn = X.copy()
     Xn[0, 0] = np.nan
-    with pytest.raises(ValueError, match="X: contains NaN"):
+    with pytest.raises(ValueError, match=r"X\[0\]\[0\]: must be a finite number; got NaN"):
         m.fit(Xn, y)
-    with pytest.raises(ValueError, match=r"y: contains inf at y\[0\]"):
+    with pytest.raises(ValueError, match=r"y\[0\]: must be a finite number; got inf"):
         m.fit(X, np.r_[np.inf, y[1:]])
     with pytest.raises(ValueError, match="y: has 9 samples but X has 10"):
         m.fit(X, y[:9])
