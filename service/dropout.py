@@ -138,13 +138,14 @@ def predict(fit_id):
                            f"{SUMMARY_COST}) of the network must be <= {cfg['MAX_PREDICT_COST']} "
                            f"(BAYESREG_MAX_PREDICT_COST); got {rows} x "
                            f"{_per_row(T, weights, units)} = {cost}", status=413)
-    prob = body.get("prob", 0.95)
-    summary = est.predict_summary(X, prob=prob).to_dict()  # one set of T passes for all
-    out = {"fit_id": fit_id, **summary,
-           # lower and upper: the former names of obs_low and obs_high, kept for old clients
-           "lower": summary["obs_low"], "upper": summary["obs_high"],
-           "deterministic": est.predict_deterministic(X).tolist(), "prob": prob,
-           "mc_samples": T}
+    # "prob" (deprecated) asks for the former central intervals, "hdi_prob" for HDIs
+    central = "prob" in body
+    mass = body.get("prob", body.get("hdi_prob", 0.95))
+    summary = est.predict_summary(X, mass, central=central).to_dict()  # one set of T passes
+    out = {"fit_id": fit_id, "posterior": summary, "hdi_prob": None if central else mass,
+           "deterministic": est.predict_deterministic(X).tolist(), "mc_samples": T,
+           # the former flat shape, kept for one release (deprecated in the OpenAPI document)
+           **summary, "lower": summary["obs_low"], "upper": summary["obs_high"], "prob": mass}
     # within the bound on |X|, a network's products can still overflow: 422, never null
     validation.check_prediction({"map": out["deterministic"], "posterior": summary})
     return jobs.jsonable(out)
