@@ -318,7 +318,10 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
               "diagnostics_", "timing_", "method_", "seed_", "kkt_violation_", "n_features_in_")
 
     def save(self, path) -> None:
-        """Write the fitted estimator (posterior, MAP, parameters, summary) to one netCDF file."""
+        """Write the fitted estimator (posterior, MAP, parameters) to one netCDF file.
+
+        The summary table is not stored: :meth:`load` recomputes it from the draws (or the
+        exact posterior) and the MAP, the same numbers to the bit."""
         check_is_fitted(self, "coef_")
         state = {k: _jsonable(getattr(self, k)) for k in self._STATE if hasattr(self, k)}
         ex = None if self.posterior_result_ is None else self.posterior_result_.exact
@@ -330,12 +333,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
             # as JSON text took ~24 bytes per entry: 97 MB of model.nc at p = 2000.
             exact["a_inv"] = _jsonable(np.diag(ex.a_inv) if ex.a_inv.ndim == 2 else ex.a_inv)
         params = {k: _jsonable(v) for k, v in self.get_params().items()}
-        summary = self.summary()
-        meta = json.dumps({"params": params, "state": state, "exact": exact,
-                           "summary": {"index": list(summary.index),
-                                       "columns": list(summary.columns),
-                                       "data": [[_jsonable(v) for v in row]
-                                                for row in summary.itertuples(index=False)]}})
+        meta = json.dumps({"params": params, "state": state, "exact": exact})
         if self.posterior_ is not None:
             idata = self.posterior_.copy()
             idata.posterior.attrs["bayesreg"] = meta
@@ -368,10 +366,12 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         post = None
         if idata is not None:
             idata.posterior.attrs.pop("bayesreg", None)
-            split, exact = meta["summary"], meta.get("exact")
-            summary = pd.DataFrame(split["data"], index=split["index"], columns=split["columns"])
+            exact = meta.get("exact")
             exact = None if exact is None else ConjugateRidge(
                 **{k: np.asarray(v) if isinstance(v, list) else v for k, v in exact.items()})
+            # recomputed, not read: older files also hold the table ("summary"), the same numbers
+            summary = diagnostics.summarize(idata.posterior, map_result, est.feature_names_,
+                                            est.hdi_prob, exact)
             post = Posterior(idata, summary, Diagnostics.from_dict(est.diagnostics_), map_result,
                              est.hdi_prob, exact)
         est._set_results(map_result, post)

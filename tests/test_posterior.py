@@ -312,3 +312,49 @@ def test_deprecated_names_still_work_and_warn(diabetes):
     assert result(old) == result(new)
     with pytest.warns(FutureWarning), pytest.raises(ValueError, match="give only seed"):
         BayesianRegression(seed=1, random_seed=2).fit(X, y)
+
+
+def _as_older_file(path, est, older):
+    """``est`` saved as before the summary was dropped from model.nc: the table (in the JSON
+    split form that save wrote) beside the params and state in the attrs."""
+    import json
+
+    import pandas as pd
+
+    s = est.summary()
+    with az.rc_context({"data.load": "eager"}):
+        idata = az.from_netcdf(str(path))
+    meta = json.loads(idata.posterior.attrs["bayesreg"])
+    assert "summary" not in meta                                    # stored once: no table
+    meta["summary"] = {"index": list(s.index), "columns": list(s.columns),
+                       "data": [[v.item() if hasattr(v, "item") else v for v in row]
+                                for row in s.itertuples(index=False)]}
+    idata.posterior.attrs["bayesreg"] = json.dumps(meta)
+    idata.to_netcdf(str(older))
+    split = meta["summary"]
+    return pd.DataFrame(split["data"], index=split["index"], columns=split["columns"])
+
+
+@pytest.mark.parametrize("kw", [
+    {"prior": "ridge", "alpha": 0.2, "method": "exact", "seed": 4},
+    {"prior": "lasso", "alpha": 0.1, "learn_alpha": True, "draws": 150, "tune": 150,
+     "chains": 2, "seed": 3},
+    {"prior": "elastic_net", "alpha": 0.1, "sigma": 1.3, "draws": 150, "tune": 150,
+     "chains": 2, "seed": 5},                                  # a constant sigma: NaN r_hat
+])
+def test_load_recomputes_the_summary_exactly_and_reads_older_files(tmp_path, ridge_data, kw):
+    """model.nc no longer stores the summary table (SQLite has the result): load recomputes
+    it from the draws (or the exact posterior) and the MAP, and that equals, to the bit, the
+    table of the fit and the table an older file stores."""
+    import pandas as pd
+
+    X, y = ridge_data
+    est = BayesianRegression(**kw).fit(X, y)
+    est.save(tmp_path / "m.nc")
+    back = BayesianRegression.load(tmp_path / "m.nc")
+    pd.testing.assert_frame_equal(back.summary(), est.summary(), check_exact=True)
+    assert back.to_dict() == est.to_dict()
+    stored = _as_older_file(tmp_path / "m.nc", est, tmp_path / "older.nc")
+    old = BayesianRegression.load(tmp_path / "older.nc")
+    pd.testing.assert_frame_equal(old.summary(), stored, check_exact=True, check_dtype=False)
+    assert old.to_dict() == est.to_dict()
