@@ -223,24 +223,6 @@ def test_standardize_exact_and_nuts_agree_with_closed_form(ridge_data):
     np.testing.assert_allclose(nuts["sd"].values[:5], sd, rtol=0.06)
 
 
-def test_exact_flat_prior_is_the_classical_t_interval(rng):
-    """alpha = 0, Jeffreys sigma: coefficients are t with n - 1 - p degrees of freedom (OLS)."""
-    n, p = 30, 3
-    X = rng.standard_normal((n, p))
-    y = X @ [1.0, -0.5, 0.2] + 0.8 * rng.standard_normal(n)
-    s = BayesianRegression(prior="ridge", alpha=0.0, hdi_prob=0.95, method="exact").fit(X, y).summary()
-    Xc, yc = X - X.mean(0), y - y.mean()
-    w = np.linalg.solve(Xc.T @ Xc, Xc.T @ yc)
-    dof = n - 1 - p
-    se = np.sqrt(np.sum((yc - Xc @ w) ** 2) / dof * np.diag(np.linalg.inv(Xc.T @ Xc)))
-    lo, hi = stats.t(dof, w, se).interval(0.95)
-    np.testing.assert_allclose(s["hdi_low"].values[:p], lo, rtol=1e-9)
-    np.testing.assert_allclose(s["hdi_high"].values[:p], hi, rtol=1e-9)
-    with pytest.raises(ValueError, match="improper"):
-        BayesianRegression(prior="ridge", alpha=0.0, method="exact").fit(
-            [[1, 1], [2, 2], [3, 3]], [1, 2, 3])
-
-
 def test_load_keeps_feature_names_numpy_params_and_closed_form(tmp_path, ridge_data):
     import pandas as pd
 
