@@ -89,9 +89,13 @@ def check_param(name, value, *, kind="real", low=None, high=None, low_open=False
         raise InputError(name, f"must be an integer; got {_describe(value)}")
     if kind == "real" and not real:
         raise InputError(name, f"must be a real number; got {_describe(value)}")
-    value = int(value) if kind == "int" else float(value)
+    try:
+        value = int(value) if kind == "int" else float(value)
+    except OverflowError:  # a Python int beyond float64, e.g. 10**400
+        raise InputError(name, f"must be a finite number; got an integer too large for float64 "
+                               f"({_describe(value)})") from None
     if not np.isfinite(value):
-        raise InputError(name, f"must be finite; got {value}")
+        raise InputError(name, f"must be a finite number; got {value}")
     lo_bad = low is not None and (value <= low if low_open else value < low)
     hi_bad = high is not None and (value >= high if high_open else value > high)
     if lo_bad or hi_bad:

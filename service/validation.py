@@ -26,7 +26,7 @@ import re
 import numpy as np
 from jsonschema import Draft202012Validator
 
-from bayesreg.validation import (BOUNDS, REASONS, check_feature_names, check_names,
+from bayesreg.validation import (BOUNDS, RANGES, REASONS, check_feature_names, check_names,
                                  check_noise_dof, check_sigma_resolved, check_X, check_Xy)
 
 from .errors import Problem, invalid
@@ -329,9 +329,9 @@ def check_fit(body, cfg, X=None, y=None):
 
     ``X`` and ``y`` are the data of a CSV upload, already checked by ``parse_form``; else they
     are read from the body."""
-    _finite_scalars(body, ("alpha", "l1_ratio", "sigma", "hdi_prob"))
-    # The core's own parameter rules (learn_alpha needs alpha > 0 and nuts, exact needs
-    # ridge, ...), so that a queued fit is refused at the door, not failed in a worker.
+    # The core's own parameter rules (finite numbers in range, learn_alpha needs alpha > 0
+    # and nuts, exact needs ridge, ...), so that a queued fit is refused at the door, not
+    # failed in a worker.
     estimator(body).check_params()
     o = {**FIT_DEFAULTS, **body}
     draws, chains, method = o["draws"], o["chains"], o["method"]
@@ -369,8 +369,8 @@ def check_data(body, cfg):
 
 
 def check_dropout_fit(body, cfg, n_rows):
-    """Semantic checks of a schema-valid MC-dropout request, once the row count is known."""
-    _finite_scalars(body, ("dropout", "tau", "length_scale", "learning_rate"))
+    """Semantic checks of a schema-valid MC-dropout request, once the row count is known (the
+    parameters' own rules are the core's: ``MCDropoutRegressor.check_params``)."""
     epochs = body.get("epochs", DROPOUT_DEFAULTS["epochs"])
     if epochs * n_rows > cfg["MAX_EPOCH_ROWS"]:
         raise invalid("epochs", f"epochs x rows of X must be <= {cfg['MAX_EPOCH_ROWS']} "
@@ -385,7 +385,7 @@ def check_dropout_predict(body, p, mc_samples, cfg):
         raise invalid("X", f"rows of X x mc_samples of the fit must be <= "
                            f"{cfg['MAX_PREDICT_PASSES']} (BAYESREG_MAX_PREDICT_PASSES); got "
                            f"{X.shape[0]} x {mc_samples} = {passes}", status=413)
-    _finite_scalars(body, ("hdi_prob", "prob"))
+    _finite_scalars(body, ("prob",))  # the API's deprecated name: the core knows hdi_prob
     if "hdi_prob" in body and "prob" in body:
         raise invalid("prob", "is the deprecated name of hdi_prob (and gives central "
                               "intervals): give one of them, not both")
@@ -394,7 +394,8 @@ def check_dropout_predict(body, p, mc_samples, cfg):
 
 def check_predict(body, p):
     X = check_X(body["X"], p, "the fit")  # the core's rules, and the width of the fit
-    _finite_scalars(body, ("hdi_prob",))
+    if "hdi_prob" in body:  # checked even where a map fit will not use it
+        RANGES["hdi_prob"].check("hdi_prob", body["hdi_prob"])
     return X
 
 

@@ -27,7 +27,8 @@ y = np.arange(10.0)
     ({"fit_intercept": "yes"}, "fit_intercept", "boolean"),
     ({"alpha": "0.1"}, "alpha", "real number"),
     ({"alpha": True}, "alpha", "real number"),
-    ({"alpha": float("nan")}, "alpha", "finite"),
+    ({"alpha": float("nan")}, "alpha", "must be a finite number; got nan"),
+    ({"alpha": 10**400}, "alpha", "an integer too large for float64"),  # was an OverflowError
     ({"sampler": "stan"}, "sampler", "stan"),
     ({"method": "vi"}, "method", "'exact', 'map', 'nuts'"),
 ])

@@ -426,3 +426,24 @@ def test_predict_width_is_the_cores_rule(client):
     assert resp.status_code == 422
     assert resp.get_json()["errors"] == [{"field": "X", "message": "X has 3 features, but the "
                                           "fit is expecting 2 features as input"}]
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/v1/fits", '{"dataset": "diabetes", "method": "map", "alpha": NaN}', "alpha"),
+    ("/v1/fits", '{"dataset": "diabetes", "method": "map", "hdi_prob": NaN}', "hdi_prob"),
+    ("/v1/dropout/fits", '{"dataset": "diabetes", "tau": NaN}', "tau"),
+    ("/v1/dropout/fits", '{"dataset": "diabetes", "tau": 1' + "0" * 400 + "}", "tau"),
+])
+def test_non_finite_parameters_are_refused_by_the_cores_rule(client, path, body, field):
+    """NaN passes a JSON Schema range, and tau has no upper bound: the core's check_params
+    refuses them at the door, in the core's words."""
+    resp = post_json(client, body.encode(), path)
+    assert resp.status_code == 422, resp.get_json()
+    (error,) = resp.get_json()["errors"]
+    assert error["field"] == field and error["message"].startswith("must be a finite number")
+
+
+def test_a_nan_hdi_prob_is_refused_even_for_a_map_fit(client):
+    fit_id = _map_fit(client)
+    resp = post_json(client, b'{"X": [[1.0, 2.0]], "hdi_prob": NaN}', f"/v1/fits/{fit_id}/predict")
+    assert resp.status_code == 422 and fields(resp) == ["hdi_prob"]
