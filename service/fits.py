@@ -266,10 +266,15 @@ def plot(fit_id):
         if not os.path.exists(path):
             from .plot import forest_png
 
-            cfg = current_app.config
-            est = jobs.load_estimator(store(), fit_id, cfg["ESTIMATOR_CACHE_BYTES"])
-            png = forest_png(est.summary(), est.feature_names_, est.hdi_prob,
-                             cfg["PLOT_MAX_COEFS"])
+            import pandas as pd
+
+            # from the stored result (its summary rows), not the model file: the result is
+            # stored once, in SQLite, and model.nc holds the draws
+            result = json.loads(row["result"])
+            rows = pd.DataFrame(result["posterior"]["coef"]).set_index("name")
+            rows = rows[["mean", "hdi_low", "hdi_high", "map"]].astype(float)  # None: NaN
+            png = forest_png(rows, rows.index,
+                             result["settings"]["hdi_prob"], current_app.config["PLOT_MAX_COEFS"])
             tmp = f"{path}.{uuid.uuid4().hex}.tmp"  # one per request: threads share a pid
             try:
                 with open(tmp, "wb") as fh:

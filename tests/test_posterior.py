@@ -324,17 +324,27 @@ def _as_older_file(path, est, older):
     {"prior": "elastic_net", "alpha": 0.1, "sigma": 1.3, "draws": 150, "tune": 150,
      "chains": 2, "seed": 5},                                  # a constant sigma: NaN r_hat
 ])
-def test_load_recomputes_the_summary_exactly_and_reads_older_files(tmp_path, ridge_data, kw):
+def test_load_recomputes_the_summary_exactly_and_reads_older_files(tmp_path, ridge_data, kw,
+                                                                   monkeypatch):
     """model.nc no longer stores the summary table (SQLite has the result): load recomputes
-    it from the draws (or the exact posterior) and the MAP, and that equals, to the bit, the
-    table of the fit and the table an older file stores."""
+    it, on first use, from the draws (or the exact posterior) and the MAP, and that equals, to
+    the bit, the table of the fit and the table an older file stores."""
     import pandas as pd
+
+    from bayesreg import diagnostics
 
     X, y = ridge_data
     est = BayesianRegression(**kw).fit(X, y)
     est.save(tmp_path / "m.nc")
+    calls = []
+    summarize = diagnostics.summarize
+    monkeypatch.setattr(diagnostics, "summarize", lambda *a: calls.append(1) or summarize(*a))
     back = BayesianRegression.load(tmp_path / "m.nc")
+    back.predict_interval(X[:3])
+    assert calls == []                                   # a prediction needs only the draws
     pd.testing.assert_frame_equal(back.summary(), est.summary(), check_exact=True)
+    back.summary()
+    assert calls == [1]                                  # computed once
     assert back.to_dict() == est.to_dict()
     stored = _as_older_file(tmp_path / "m.nc", est, tmp_path / "older.nc")
     old = BayesianRegression.load(tmp_path / "older.nc")
