@@ -12,8 +12,8 @@ import numpy as np
 
 __all__ = ["BOUNDS", "Bounds", "InputError", "InputTypeError", "check_Xy", "check_X",
            "check_feature_names", "check_names", "check_param", "check_sigma",
-           "check_sigma_resolved", "check_alpha", "check_noise_dof", "check_exact_prior", "resolve_seed", "Range", "RANGES",
-           "SEED_MAX"]
+           "check_sigma_resolved", "check_alpha", "check_noise_dof", "check_exact_prior",
+           "resolve_seed", "Range", "RANGES", "SEED_MAX"]
 
 
 class Bounds(NamedTuple):

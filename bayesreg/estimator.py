@@ -17,7 +17,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import diagnostics
 from ._validation import (RANGES, InputError, check_alpha, check_exact_prior,
-                          check_feature_names, check_names, check_param, check_sigma, check_X, check_Xy, resolve_seed)
+                          check_feature_names, check_names, check_param, check_sigma, check_X,
+                          check_Xy, resolve_seed)
 from .exact import ConjugateRidge
 from .model import SuffStats
 from .pipeline import conjugate_ridge, sample, solve_map

@@ -73,7 +73,8 @@ def test_bad_data(Xb, yb, field, fragment):
 
 
 def test_feature_names_must_match_width():
-    with pytest.raises(InputError, match=r"feature_names: must have one name per column of X \(2\); got 3 names"):
+    with pytest.raises(InputError, match=r"feature_names: must have one name per column of X "
+                                         r"\(2\); got 3 names"):
         BayesianRegression(method="map").fit(X, y, feature_names=["a", "b", "c"])
     with pytest.raises(InputError, match=r"unique; got 'a' as both feature_names\[0\] and "
                                          r"feature_names\[1\]"):

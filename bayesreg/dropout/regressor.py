@@ -600,7 +600,8 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         parts = []
         for b, (_, s) in enumerate(self._blocks(X)):
             if central:
-                bands = (*np.quantile(s, [a, 1.0 - a], axis=0), mixture_normal_quantile(s, noise, a),
+                bands = (*np.quantile(s, [a, 1.0 - a], axis=0),
+                         mixture_normal_quantile(s, noise, a),
                          mixture_normal_quantile(s, noise, 1.0 - a))
             else:
                 bands = (*hdi(s, mass), *hdi(s + self._noise(self._pred_seed, b, s.shape), mass))

@@ -31,7 +31,8 @@ def test_an_input_error_of_the_core_is_a_422_under_the_api_name(bare):
 
 def _problem(resp, status):
     """The RFC 9457 document of ``resp``: its media type, members and status."""
-    assert resp.status_code == status and resp.mimetype == PROBLEM_MIME == "application/problem+json"
+    assert resp.status_code == status
+    assert resp.mimetype == PROBLEM_MIME == "application/problem+json"
     doc = resp.get_json()
     _PROBLEM.validate(doc)
     assert doc["status"] == status and doc["title"] == HTTPStatus(status).phrase
