@@ -202,3 +202,51 @@ def test_the_model_cache_is_least_recently_used_within_count_and_bytes():
                 ref.popitem(last=False)
         assert len(cache) == len(ref) and cache.nbytes == sum(ref.values())
     assert loads == ref_loads
+
+
+def _claimed(store, method, options, X, y, kind="regression"):
+    fit_id = str(uuid.uuid4())
+    names = [f"x{j}" for j in range(X.shape[1])]
+    store.insert(fit_id, "queued", method, options, names, 0, kind=kind)
+    jobs.save_data(store, fit_id, X, y, names)
+    assert store.claim(os.getpid()) == fit_id
+    return fit_id
+
+
+def test_run_claimed_records_the_outcome(tmp_path):
+    """Success: the result of the same fit in process, and SHA-256 checksums of its files;
+    a refusal of the core: failed, naming the field; past the time limit: failed, saying so."""
+    from service.store import Store
+
+    store = Store(str(tmp_path))
+    try:
+        _run_three(store)
+    finally:
+        store.close()
+
+
+def _run_three(store):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(40, 3))
+    y = X @ [1.0, 0.0, -1.0] + rng.normal(size=40)
+    options = {"prior": "lasso", "alpha": 0.05, "method": "map", "seed": 2}
+    ok = _claimed(store, "map", options, X, y)
+    jobs.run_claimed(store, ok, os.getpid())
+    row = store.get(ok)
+    assert row["status"] == "succeeded"
+    want = BayesianRegression(**options).fit(X, y).to_dict()
+    assert json.loads(row["result"])["map"] == jobs.jsonable(want["map"])
+    for name, digest in json.loads(row["checksums"]).items():
+        with open(store.path(ok, name), "rb") as fh:
+            assert hashlib.sha256(fh.read()).hexdigest() == digest
+
+    refused = _claimed(store, "exact", {"prior": "lasso", "method": "exact"}, X, y)
+    jobs.run_claimed(store, refused, os.getpid())
+    row = store.get(refused)
+    assert row["status"] == "failed" and json.loads(row["error"])["field"] == "method"
+
+    late = _claimed(store, "mc_dropout", {"hidden": [3], "epochs": 3, "mc_samples": 5},
+                    X, y, kind="mc_dropout")
+    jobs.run_claimed(store, late, os.getpid(), time_limit=1e-9)
+    row = store.get(late)
+    assert row["status"] == "failed" and "time limit" in json.loads(row["error"])["message"]
