@@ -586,18 +586,23 @@ class DropoutFit(_Handle):
 
     def predict(self, X, return_std: bool = False):
         """MC predictive mean (and sd with ``return_std``)."""
-        out = self._succeeded()._predict(X)
-        mean = _floats(out["mean"])
-        return (mean, _floats(out["sd"])) if return_std else mean
+        post = self._succeeded()._predict(X)["posterior"]
+        mean = _floats(post["mean"])
+        return (mean, _floats(post["sd"])) if return_std else mean
 
-    def predict_interval(self, X, prob: float = 0.95) -> "PredictiveInterval":
-        """Central ``prob`` intervals of the network's mean function and of a new observation,
-        as ``MCDropoutRegressor.predict_interval``: ``PredictiveInterval(mean, mean_low,
-        mean_high, obs_low, obs_high)``."""
+    def predict_interval(self, X, hdi_prob: float | None = None, *,
+                         prob: float | None = None) -> "PredictiveInterval":
+        """HDIs of the network's mean function and of a new observation at ``hdi_prob``
+        (default 0.95), as ``MCDropoutRegressor.predict_interval``: ``PredictiveInterval(mean,
+        mean_low, mean_high, obs_low, obs_high)``. ``prob`` is deprecated (a
+        ``FutureWarning``): the former central intervals, as in process."""
         from .dropout import PredictiveInterval
+        from .dropout.regressor import _interval_mass
 
-        out = self._succeeded()._predict(X, prob=prob)
-        return PredictiveInterval(*(_floats(out[k]) for k in PredictiveInterval._fields))
+        mass, central = _interval_mass(hdi_prob, prob, "predict_interval")
+        out = self._succeeded()._predict(X, **{"prob" if central else "hdi_prob": mass})
+        post = out["posterior"]
+        return PredictiveInterval(*(_floats(post[k]) for k in PredictiveInterval._fields))
 
     def predict_deterministic(self, X) -> np.ndarray:
         """The network with dropout switched off (weight scaling)."""

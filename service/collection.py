@@ -10,6 +10,7 @@ import time
 import uuid
 
 from bayesreg import load_diabetes
+from bayesreg.validation import check_feature_names
 from flask import current_app, request, send_file
 
 from . import jobs, schemas, validation
@@ -190,7 +191,7 @@ def read_request(options, json_schema, form_schema, check):
     if X is None:
         X, y, names = dataset(body["dataset"])
         source = body["dataset"]
-        validation.check_names(body.get("feature_names"), X.shape[1])
+        check_feature_names(body.get("feature_names"), X.shape[1], controls=True)
         body.setdefault("feature_names", names)
     names = body.get("feature_names") or [f"x{j}" for j in range(X.shape[1])]
     return body, X, y, names, source

@@ -9,6 +9,7 @@ BAYESREG_MAX_PREDICT_COST, and without a lock: concurrent predictions run side b
 
 import uuid
 
+from bayesreg.validation import check_feature_names
 from flask import Blueprint, current_app, request
 
 from . import collection, jobs, schemas, validation
@@ -84,7 +85,7 @@ def create():
     if X is None:
         X, y, names = dataset(body["dataset"])
         source = body["dataset"]
-        validation.check_names(body.get("feature_names"), X.shape[1])
+        check_feature_names(body.get("feature_names"), X.shape[1], controls=True)
         body.setdefault("feature_names", names)
     validation.check_dropout_fit(body, cfg, X.shape[0])
     jobs.dropout_estimator(body).check_params()  # the core's own rules, at the door
@@ -118,13 +119,14 @@ def predict(fit_id):
                            f"{SUMMARY_COST}) of the network must be <= {cfg['MAX_PREDICT_COST']} "
                            f"(BAYESREG_MAX_PREDICT_COST); got {rows} x "
                            f"{_per_row(T, weights, units)} = {cost}", status=413)
-    prob = body.get("prob", 0.95)
-    summary = est.predict_summary(X, prob=prob).to_dict()  # one set of T passes for all
-    out = {"fit_id": fit_id, **summary,
-           # lower and upper: the former names of obs_low and obs_high, kept for old clients
-           "lower": summary["obs_low"], "upper": summary["obs_high"],
-           "deterministic": est.predict_deterministic(X).tolist(), "prob": prob,
-           "mc_samples": T}
+    # "prob" (deprecated) asks for the former central intervals, "hdi_prob" for HDIs
+    central = "prob" in body
+    mass = body.get("prob", body.get("hdi_prob", 0.95))
+    summary = est.predict_summary(X, mass, central=central).to_dict()  # one set of T passes
+    out = {"fit_id": fit_id, "posterior": summary, "hdi_prob": None if central else mass,
+           "deterministic": est.predict_deterministic(X).tolist(), "mc_samples": T,
+           # the former flat shape, kept for one release (deprecated in the OpenAPI document)
+           **summary, "lower": summary["obs_low"], "upper": summary["obs_high"], "prob": mass}
     # within the bound on |X|, a network's products can still overflow: 422, never null
     validation.check_prediction({"map": out["deterministic"], "posterior": summary})
     return jobs.jsonable(out)

@@ -242,11 +242,17 @@ def plot(fit_id):
     _succeeded(row, need_posterior=True)
 
     def draw():
+        import pandas as pd
+
         from .plot import forest_png
 
-        cfg = current_app.config
-        est = jobs.load_estimator(store(), fit_id, cfg["ESTIMATOR_CACHE_BYTES"])
-        return forest_png(est.summary(), est.feature_names_, est.hdi_prob, cfg["PLOT_MAX_COEFS"])
+        # from the stored result (its summary rows), not the model file: the result is
+        # stored once, in SQLite, and model.nc holds the draws
+        result = json.loads(row["result"])
+        rows = pd.DataFrame(result["posterior"]["coef"]).set_index("name")
+        rows = rows[["mean", "hdi_low", "hdi_high", "map"]].astype(float)  # None: NaN
+        return forest_png(rows, rows.index, result["settings"]["hdi_prob"],
+                          current_app.config["PLOT_MAX_COEFS"])
 
     with reading(fit_id):
         return collection.cached_file(fit_id, "plot.png", draw, "image/png")

@@ -125,8 +125,9 @@ ROUTES = [
           "The data the network was trained on.",
           {200: ("FitData", "X, y and feature names.")}, (404, 409), DATA_WHY),
     Route("/v1/dropout/fits/{fit_id}/predict", "post", "predictDropout",
-          "MC predictive mean, sd (incl. 1/tau), central interval and the deterministic "
-          "(weight-scaled) prediction.",
+          "MC predictive mean, sd (incl. 1/tau), HDIs of the mean function and of a new "
+          "observation, and the deterministic (weight-scaled) prediction; the shape of "
+          "/v1/fits/{fit_id}/predict.",
           {200: ("DropoutPrediction", "Predictions.")}, _PREDICTED, body="DropoutPredictRequest"),
     Route("/v1/paths", "post", "createPath",
           "Run a regularization path in the worker pool: the MAP, the posterior and PSIS-LOO "

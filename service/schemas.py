@@ -399,9 +399,14 @@ def dropout_predict_request(cfg):
         "required": ["X"],
         "properties": {
             "X": MATRIX,
+            "hdi_prob": {**RANGES["hdi_prob"].schema(), "default": 0.95,
+                         "description": "Mass of the highest-density intervals, as for "
+                                        "/v1/fits/{id}/predict."},
             "prob": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
-                     "default": 0.95,
-                     "description": "Mass of the central (equal-tailed) intervals."},
+                     "deprecated": True,
+                     "description": "Deprecated: the mass of the former central "
+                                    "(equal-tailed) intervals, which it still gives (then "
+                                    "hdi_prob is null in the answer). Not with hdi_prob."},
         },
     }
 
@@ -445,20 +450,34 @@ DROPOUT_FIT = {
 DROPOUT_FIT_LIST = dict(FIT_LIST, properties=dict(FIT_LIST["properties"],
                                                   items={"type": "array", "items": DROPOUT_FIT}))
 
+_FLAT = {"description": "Deprecated: the former flat shape, kept for one release; read "
+                        "posterior.", "deprecated": True}
+
 DROPOUT_PREDICTION = {
     "type": "object",
-    "required": ["fit_id", "mean", "sd", "mean_low", "mean_high", "obs_low", "obs_high",
-                 "lower", "upper", "deterministic", "prob", "mc_samples"],
-    "description": "mean_low, mean_high: central quantiles of the T passes (the network's "
-                   "mean function); obs_low, obs_high: of the predictive mixture (a new "
-                   "observation); lower, upper: obs_low, obs_high under their former names.",
+    "required": ["fit_id", "posterior", "hdi_prob", "deterministic", "mc_samples", "mean", "sd",
+                 "mean_low", "mean_high", "obs_low", "obs_high", "lower", "upper", "prob"],
+    "description": "The shape of Prediction (POST /v1/fits/{id}/predict): posterior holds "
+                   "mean, mean_low, mean_high (the HDI of the T passes: the network's mean "
+                   "function), obs_low, obs_high (the HDI of the predictive mixture: a new "
+                   "observation), and sd; hdi_prob is their mass (null when the deprecated "
+                   "prob asked for central intervals); deterministic (the weight-scaled "
+                   "network) stands where a regression has map. The flat fields mean, sd, "
+                   "mean_low, mean_high, obs_low, obs_high, lower and upper (obs_low and "
+                   "obs_high under their older names) and prob (the mass) are the former "
+                   "shape, kept for one release: deprecated.",
     "properties": {
         "fit_id": {"type": "string"},
-        **{key: {"type": "array", "items": NULLABLE_NUMBER}
-           for key in ("mean", "sd", "mean_low", "mean_high", "obs_low", "obs_high", "lower",
-                       "upper", "deterministic")},
-        "prob": NUMBER,
+        "posterior": {"type": "object", "properties": {
+            key: {"type": "array", "items": NULLABLE_NUMBER}
+            for key in ("mean", "sd", "mean_low", "mean_high", "obs_low", "obs_high")}},
+        "hdi_prob": NULLABLE_NUMBER,
+        "deterministic": {"type": "array", "items": NULLABLE_NUMBER},
         "mc_samples": {"type": "integer"},
+        **{key: {"type": "array", "items": NULLABLE_NUMBER, **_FLAT}
+           for key in ("mean", "sd", "mean_low", "mean_high", "obs_low", "obs_high", "lower",
+                       "upper")},
+        "prob": {**NUMBER, **_FLAT},
     },
 }
 

@@ -203,7 +203,7 @@ def test_bad_data_is_refused_before_sending(api):
     assert err.value.status == 422 and err.value.errors[0]["field"] == "hdi_prob"
     bad = X.copy()
     bad[3, 1] = np.nan
-    with pytest.raises(InputError, match=r"NaN at X\[3\]\[1\]"):
+    with pytest.raises(InputError, match=r"X\[3\]\[1\]: must be a finite number; got NaN"):
         api.fit(bad, y, method="map")
     with pytest.raises(InputError, match="go together"):
         api.fit(X, method="map")
@@ -275,7 +275,10 @@ def test_dropout_fit_is_the_estimator(api):
     np.testing.assert_allclose(fit.predict(Xt), est.predict(Xt), **TIGHT)
     mean, sd = fit.predict(Xt, return_std=True)
     np.testing.assert_allclose(sd, est.predict(Xt, return_std=True)[1], **TIGHT)
-    _same_interval(fit.predict_interval(Xt, prob=0.8), est.predict_interval(Xt, prob=0.8))
+    _same_interval(fit.predict_interval(Xt, hdi_prob=0.8), est.predict_interval(Xt, 0.8))
+    with pytest.warns(FutureWarning, match=r"predict_interval\(prob=\)"):
+        old, want = fit.predict_interval(Xt, prob=0.8), est.predict_interval(Xt, prob=0.8)
+    _same_interval(old, want)
     np.testing.assert_allclose(fit.predict_deterministic(Xt), est.predict_deterministic(Xt),
                                **TIGHT)
     assert fit.result["train_rmse"] > 0
