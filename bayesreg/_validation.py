@@ -11,9 +11,9 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = ["BOUNDS", "Bounds", "InputError", "InputTypeError", "check_Xy", "check_X",
-           "check_names", "check_param", "check_sigma", "check_sigma_resolved", "check_alpha",
-           "check_noise_dof", "check_exact_prior", "resolve_seed", "Range", "RANGES",
-           "SEED_MAX"]
+           "check_feature_names", "check_names", "check_param", "check_sigma",
+           "check_sigma_resolved", "check_alpha", "check_noise_dof", "check_exact_prior",
+           "resolve_seed", "Range", "RANGES", "SEED_MAX"]
 
 
 class Bounds(NamedTuple):
@@ -89,9 +89,13 @@ def check_param(name, value, *, kind="real", low=None, high=None, low_open=False
         raise InputError(name, f"must be an integer; got {_describe(value)}")
     if kind == "real" and not real:
         raise InputError(name, f"must be a real number; got {_describe(value)}")
-    value = int(value) if kind == "int" else float(value)
+    try:
+        value = int(value) if kind == "int" else float(value)
+    except OverflowError:  # a Python int beyond float64, e.g. 10**400
+        raise InputError(name, f"must be a finite number; got an integer too large for float64 "
+                               f"({_describe(value)})") from None
     if not np.isfinite(value):
-        raise InputError(name, f"must be finite; got {value}")
+        raise InputError(name, f"must be a finite number; got {value}")
     lo_bad = low is not None and (value <= low if low_open else value < low)
     hi_bad = high is not None and (value >= high if high_open else value > high)
     if lo_bad or hi_bad:
@@ -151,7 +155,26 @@ RANGES = {
 }
 
 
-def _as_float_matrix(values, name: str, ndim: int) -> np.ndarray:
+def _cell(name: str, index) -> str:
+    """The name of one cell, as a reader writes it: ``X[2][0]``, ``y[5]``."""
+    return name + "".join(f"[{int(i)}]" for i in index)
+
+
+def _ragged_row(values):
+    """``(i, width, got)`` of the first row of a list of rows whose length differs from row 0's."""
+    if not isinstance(values, (list, tuple)) or not values:
+        return None
+    lengths = [len(row) if isinstance(row, (list, tuple)) else None for row in values]
+    if lengths[0] is None:
+        return None
+    for i, got in enumerate(lengths):
+        if got != lengths[0]:
+            return i, lengths[0], got
+    return None
+
+
+def _to_floats(values, name: str, ndim: int) -> np.ndarray:
+    """``values`` as a float array, or an InputError saying what is not a number."""
     if hasattr(values, "dtypes") and ndim == 2:  # pandas DataFrame: name the offending column
         from pandas.api.types import is_bool_dtype, is_complex_dtype, is_numeric_dtype
 
@@ -166,11 +189,22 @@ def _as_float_matrix(values, name: str, ndim: int) -> np.ndarray:
         raw = np.asarray(values)
         if np.iscomplexobj(raw):
             raise InputError(name, "Complex data not supported; pass real numbers")
-        arr = raw.astype(float, copy=False)
+        return raw.astype(float, copy=False)
+    except OverflowError:  # a Python int beyond float64, e.g. 10**400
+        raise InputError(name, "holds an integer outside the floating-point range") from None
     except (TypeError, ValueError) as exc:
         if isinstance(exc, InputError):
             raise
+        ragged = _ragged_row(values) if ndim == 2 else None
+        if ragged is not None:
+            i, width, got = ragged
+            got = "a single value" if got is None else got
+            raise InputError(f"{name}[{i}]", f"must have {width} values like row 0 ({name} "
+                                             f"must be rectangular); got {got}") from None
         raise InputTypeError(name, f"must contain only numbers ({exc})") from None
+
+
+def _check_shape(arr: np.ndarray, name: str, ndim: int) -> np.ndarray:
     if arr.ndim != ndim:
         if ndim == 2 and arr.ndim == 1:
             raise InputError(name, f"must be 2-D (n_samples, n_features); got a 1-D array of "
@@ -180,7 +214,7 @@ def _as_float_matrix(values, name: str, ndim: int) -> np.ndarray:
             from sklearn.exceptions import DataConversionWarning
 
             warnings.warn(f"A column-vector {name} was passed when a 1d array was expected; "
-                          "it was flattened with ravel()", DataConversionWarning, stacklevel=4)
+                          "it was flattened with ravel()", DataConversionWarning, stacklevel=5)
             arr = arr.ravel()
         else:
             raise InputError(name, f"must be {ndim}-D; got shape {arr.shape}")
@@ -190,20 +224,32 @@ def _as_float_matrix(values, name: str, ndim: int) -> np.ndarray:
     if ndim == 2 and arr.shape[1] == 0:
         raise InputError(name, f"has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
                                "required.")
+    return arr
+
+
+def _check_cells(arr: np.ndarray, name: str) -> None:
+    """Every cell finite and within ``BOUNDS.data``; else an InputError naming the first bad
+    cell (``X[i][j]``), its value, and how many are bad in all."""
     bad = ~np.isfinite(arr)
     if bad.any():
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
-        kind = "NaN" if np.isnan(arr[where]) else "inf"
-        loc = f"[{where[0]}]" if ndim == 1 else f"[{where[0]}][{where[1]}]"
-        raise InputError(name, f"contains {kind} at {name}{loc} ({int(bad.sum())} non-finite "
-                               "value(s) in all); remove or impute them")
+        where = np.argwhere(bad)[0]
+        value = float(arr[tuple(where)])
+        kind = "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+        raise InputError(_cell(name, where), f"must be a finite number; got {kind} "
+                                             f"({int(bad.sum())} non-finite value(s) in {name} "
+                                             "in all); remove or impute them")
     big = np.abs(arr) > BOUNDS.data
     if big.any():
-        where = tuple(int(i) for i in np.argwhere(big)[0])
-        loc = f"[{where[0]}]" if ndim == 1 else f"[{where[0]}][{where[1]}]"
-        raise InputError(name, f"|{name}{loc}| = {abs(float(arr[where])):g} exceeds "
-                               f"{BOUNDS.data:g} ({int(big.sum())} value(s) in all): "
+        where = np.argwhere(big)[0]
+        cell = _cell(name, where)
+        raise InputError(cell, f"|{cell}| = {abs(float(arr[tuple(where)])):g} exceeds "
+                               f"{BOUNDS.data:g} ({int(big.sum())} value(s) of {name} in all): "
                                f"{REASONS['data']}")
+
+
+def _as_float_matrix(values, name: str, ndim: int) -> np.ndarray:
+    arr = _check_shape(_to_floats(values, name, ndim), name, ndim)
+    _check_cells(arr, name)
     return arr
 
 
@@ -305,6 +351,25 @@ def _bad_char(name: str, controls: bool):
         if controls and unicodedata.category(ch) == "Cc":
             return i, ch, "a control character (U+0000-U+001F, U+007F-U+009F)"
     return None
+
+
+def check_feature_names(names, p: int, controls: bool = False) -> list[str] | None:
+    """User-given feature names as strings: one per column of X, all different, and text that
+    can be saved (:func:`check_names`); None stays None (the columns get default names)."""
+    if names is None:
+        return None
+    names = [str(f) for f in names]
+    if len(names) != p:
+        raise InputError("feature_names", f"must have one name per column of X ({p}); got "
+                                          f"{len(names)} names")
+    first = {}
+    for j, name in enumerate(names):
+        i = first.setdefault(name, j)
+        if i != j:
+            raise InputError("feature_names", f"names must be unique; got {_describe(name)} as "
+                                              f"both feature_names[{i}] and feature_names[{j}]")
+    check_names(names, controls=controls)
+    return names
 
 
 def check_names(names, field: str = "feature_names", controls: bool = False) -> None:

@@ -42,9 +42,11 @@ from ._validation import InputError, check_param, check_X, check_Xy
 if TYPE_CHECKING:
     import arviz
 
+    from .path import RegularizationPath
+
     from .estimator import BayesianRegression, PredictiveInterval
 
-__all__ = ["Client", "Fit", "DropoutFit", "APIError", "FitError", "WaitTimeout"]
+__all__ = ["Client", "Fit", "DropoutFit", "Path", "APIError", "FitError", "WaitTimeout"]
 
 #: statuses a fit never leaves
 FINAL = ("succeeded", "failed", "cancelled")
@@ -156,7 +158,8 @@ class Client:
 
         ``options`` are the request's fields, under the API's names (``seed``, not
         ``random_seed``): prior, alpha, l1_ratio, sigma, fit_intercept, standardize,
-        learn_alpha, method, draws, tune, chains, seed, hdi_prob, time_limit; the server
+        learn_alpha, method, draws, tune, chains, seed, hdi_prob, time_limit, loo (the
+        resource's PSIS-LOO block, ``to_dict()["loo"]``); the server
         checks them and fills in its defaults (``settings`` shows the values used). X may be
         an array, a list of rows or a DataFrame, whose columns name the features unless
         ``feature_names`` does.
@@ -198,6 +201,28 @@ class Client:
     def dropout_fits(self, status: str | None = None, page: int = 100) -> Iterator["DropoutFit"]:
         """``GET /v1/dropout/fits``: every MC-dropout fit, newest first."""
         return self._pages("/v1/dropout/fits", DropoutFit, status, page)
+
+    # ------------------------------------------------------------------ regularization paths
+    def path(self, X=None, y=None, *, dataset: str | None = None, feature_names=None,
+             wait: bool = True, timeout: float | None = None,
+             progress: Callable | None = None, **options) -> "Path":
+        """``POST /v1/paths``: a regularization path run by the server's
+        :func:`bayesreg.regularization_path`; as :meth:`fit`, with its options under the
+        API's names (prior, l1_ratio, alphas, n_alphas, alpha_min_ratio, method, draws, tune,
+        chains, hdi_prob, seed, sigma, fit_intercept, standardize, time_limit).
+        ``progress(done, total)`` counts fits (one per alpha)."""
+        if options.get("alphas") is not None:
+            options["alphas"] = [float(a) for a in options["alphas"]]
+        return self._create("/v1/paths", Path, X, y, dataset, feature_names, options, wait,
+                            timeout, progress)
+
+    def get_path(self, path_id: str) -> "Path":
+        """``GET /v1/paths/{id}``: the handle of an existing path."""
+        return Path(self, self.request("GET", f"/v1/paths/{path_id}").json())
+
+    def paths(self, status: str | None = None, page: int = 100) -> Iterator["Path"]:
+        """``GET /v1/paths``: every path, newest first."""
+        return self._pages("/v1/paths", Path, status, page)
 
     # ------------------------------------------------------------------ shared
     def _create(self, path, cls, X, y, dataset, feature_names, options, wait, timeout, progress):
@@ -299,6 +324,13 @@ class _Handle:
     @property
     def n_features_in_(self) -> int:
         return len(self._resource["feature_names"])
+
+    @property
+    def progress(self) -> dict:
+        """The resource's progress as of the last read: ``{"phase", "draws_done",
+        "draws_total"}`` of a fit, ``{"epochs_done", "epochs_total"}`` of an MC-dropout fit,
+        ``{"fits_done", "fits_total"}`` of a path."""
+        return dict(self._resource["progress"])
 
     def to_dict(self) -> dict:
         """The resource as the server last sent it (a copy)."""
@@ -435,11 +467,6 @@ class Fit(_Handle):
         return dict(self._resource["settings"])
 
     @property
-    def progress(self) -> dict:
-        """``{"phase", "draws_done", "draws_total"}`` as of the last read."""
-        return dict(self._resource["progress"])
-
-    @property
     def diagnostics_(self) -> dict | None:
         """divergences, max_r_hat, min_ess_bulk, warnings (None for a map fit)."""
         return self._succeeded()._resource["diagnostics"]
@@ -566,29 +593,29 @@ class DropoutFit(_Handle):
     _unit = "epochs"
 
     @property
-    def progress(self) -> dict:
-        """``{"epochs_done", "epochs_total"}`` as of the last read."""
-        return dict(self._resource["progress"])
-
-    @property
     def result(self) -> dict:
         """train_rmse, log_likelihood_train, final_loss, tau, dropout, weight_decay, ..."""
         return dict(self._succeeded()._resource["result"])
 
     def predict(self, X, return_std: bool = False):
         """MC predictive mean (and sd with ``return_std``)."""
-        out = self._succeeded()._predict(X)
-        mean = _floats(out["mean"])
-        return (mean, _floats(out["sd"])) if return_std else mean
+        post = self._succeeded()._predict(X)["posterior"]
+        mean = _floats(post["mean"])
+        return (mean, _floats(post["sd"])) if return_std else mean
 
-    def predict_interval(self, X, prob: float = 0.95) -> "PredictiveInterval":
-        """Central ``prob`` intervals of the network's mean function and of a new observation,
-        as ``MCDropoutRegressor.predict_interval``: ``PredictiveInterval(mean, mean_low,
-        mean_high, obs_low, obs_high)``."""
+    def predict_interval(self, X, hdi_prob: float | None = None, *,
+                         prob: float | None = None) -> "PredictiveInterval":
+        """HDIs of the network's mean function and of a new observation at ``hdi_prob``
+        (default 0.95), as ``MCDropoutRegressor.predict_interval``: ``PredictiveInterval(mean,
+        mean_low, mean_high, obs_low, obs_high)``. ``prob`` is deprecated (a
+        ``FutureWarning``): the former central intervals, as in process."""
         from .dropout import PredictiveInterval
+        from .dropout.regressor import _interval_mass
 
-        out = self._succeeded()._predict(X, prob=prob)
-        return PredictiveInterval(*(_floats(out[k]) for k in PredictiveInterval._fields))
+        mass, central = _interval_mass(hdi_prob, prob, "predict_interval")
+        out = self._succeeded()._predict(X, **{"prob" if central else "hdi_prob": mass})
+        post = out["posterior"]
+        return PredictiveInterval(*(_floats(post[k]) for k in PredictiveInterval._fields))
 
     def predict_deterministic(self, X) -> np.ndarray:
         """The network with dropout switched off (weight scaling)."""
@@ -598,3 +625,57 @@ class DropoutFit(_Handle):
         p = self._resource["progress"]
         return p["epochs_done"], p["epochs_total"], None
 
+
+
+class Path(_Handle):
+    """A regularization path on the server, answering like
+    :class:`bayesreg.RegularizationPath` (rebuilt with ``from_dict`` from the resource's
+    result: everything but ``fits``, which stay on the server)."""
+
+    _path = "/v1/paths"
+    _unit = "fits"
+
+    @property
+    def settings(self) -> dict:
+        """Every setting the path ran with (the request's, else the defaults)."""
+        return dict(self._resource["settings"])
+
+    def regularization_path(self) -> "RegularizationPath":
+        """The path as a :class:`bayesreg.RegularizationPath` (``fits`` is None)."""
+        from .path import RegularizationPath
+
+        return RegularizationPath.from_dict(self._succeeded()._resource["result"])
+
+    alphas = property(lambda self: self.regularization_path().alphas,
+                      doc="The alphas, descending.")
+    coef_map = property(lambda self: self.regularization_path().coef_map,
+                        doc="(n_alphas, p): the exact MAP at each alpha.")
+    elpd_loo = property(lambda self: self.regularization_path().elpd_loo,
+                        doc="PSIS-LOO elpd at each alpha (None for method map).")
+    elpd_loo_se = property(lambda self: self.regularization_path().elpd_loo_se,
+                           doc="Its standard errors.")
+    best_alpha = property(lambda self: self.regularization_path().best_alpha,
+                          doc="The alpha of the largest elpd_loo.")
+    alpha_1se = property(lambda self: self.regularization_path().alpha_1se,
+                         doc="The largest alpha within one se of the best elpd_loo.")
+
+    def to_dict(self) -> dict:
+        """The path's ``RegularizationPath.to_dict()``, as the server computed it (a copy;
+        the whole resource is ``resource()``)."""
+        return copy.deepcopy(self._succeeded()._resource["result"])
+
+    def resource(self) -> dict:
+        """The resource as the server last sent it (a copy)."""
+        return copy.deepcopy(self._resource)
+
+    def summary(self) -> pd.DataFrame:
+        """The long table: one row per (alpha, feature), as ``RegularizationPath.summary()``."""
+        return self.regularization_path().summary()
+
+    def plot(self):
+        """The path's matplotlib Figure, as ``RegularizationPath.plot()``."""
+        return self.regularization_path().plot()
+
+    def _done_total(self):
+        p = self._resource["progress"]
+        return p["fits_done"], p["fits_total"], None

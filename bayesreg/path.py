@@ -52,7 +52,7 @@ from .model import Cancelled, SuffStats
 from .pipeline import solve_map
 from .results import Diagnostics, num
 
-__all__ = ["RegularizationPath", "regularization_path", "alpha_max", "ridge_top", "alpha_grid",
+__all__ = ["RegularizationPath", "regularization_path", "check_alphas", "alpha_max", "ridge_top", "alpha_grid",
            "best_index", "one_se_index", "PRIORS", "OPTIONS", "L1_FLOOR", "SUMMARY_COLUMNS"]
 
 PRIORS = ("ridge", "lasso", "elastic_net")
@@ -288,13 +288,27 @@ def _estimator(params, alpha, seed):
     return BayesianRegression(**params, alpha=alpha, seed=seed)
 
 
+def check_alphas(alphas) -> np.ndarray:
+    """Given alphas, each checked as the estimator checks ``alpha`` (a finite number >= 0 within
+    the core's bound) and named ``alphas[i]`` when refused; returned in descending order. Public
+    so that the service refuses a path's alphas at its door by this rule, not a copy of it."""
+    values = np.asarray(alphas, dtype=object).ravel()
+    if values.size == 0:
+        raise InputError("alphas", "must hold at least one alpha; got none")
+    checked = []
+    for i, a in enumerate(values):
+        try:
+            checked.append(check_alpha(check_param(f"alphas[{i}]", a, low=0.0)))
+        except InputError as err:
+            if err.field != "alpha":
+                raise
+            raise InputError(f"alphas[{i}]", str(err.message)) from None
+    return np.sort(np.asarray(checked, dtype=float))[::-1]
+
+
 def _grid(stats, alphas, n_alphas, alpha_min_ratio, params) -> np.ndarray:
     if alphas is not None:
-        values = np.asarray(alphas, dtype=object).ravel()
-        if values.size == 0:
-            raise InputError("alphas", "must hold at least one alpha; got none")
-        checked = [check_alpha(check_param("alphas", a, low=0.0)) for a in values]
-        return np.sort(np.asarray(checked, dtype=float))[::-1]
+        return check_alphas(alphas)
     n_alphas = _N_ALPHAS.check("n_alphas", n_alphas)
     ratio = _MIN_RATIO.check("alpha_min_ratio", alpha_min_ratio)
     l1_ratio, standardize = params["l1_ratio"], params["standardize"]

@@ -23,12 +23,13 @@ def create_app(config=None):
         app.config.from_mapping(config)
     app.extensions["bayesreg.store"] = Store(app.config["DATA_DIR"])
 
-    from . import dropout, errors, fits, meta
+    from . import dropout, errors, fits, meta, paths
 
     errors.register(app)
     app.register_blueprint(meta.bp)
     app.register_blueprint(fits.bp)
     app.register_blueprint(dropout.bp)
+    app.register_blueprint(paths.bp)
 
     if app.config["START_POOL"]:
         from .pool import Supervisor

@@ -1,4 +1,5 @@
-"""Command line: ``bayesreg fit`` (MAP beside the posterior) and ``bayesreg serve`` (the REST API)."""
+"""Command line: ``bayesreg fit`` (MAP beside the posterior), ``bayesreg path`` (the
+regularization path with PSIS-LOO) and ``bayesreg serve`` (the REST API)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 METHODS = ("exact", "map", "nuts")
 SAMPLERS = ("nutpie", "pymc")
 PRIORS = ("elastic_net", "lasso", "ridge", "horseshoe", "regularized_horseshoe")
+PATH_PRIORS = ("elastic_net", "lasso", "ridge")  # the priors with a penalty to vary
 
 
 LEGEND = """columns: map = the MAP (the regularized estimate); mean, sd, median = posterior
@@ -24,12 +26,11 @@ class UsageError(Exception):
     """A problem with the command line's arguments or input file: one line, exit status 2."""
 
 
-def _progress_bar(stream):
+def _progress_bar(stream, unit="draws (tuning included)"):
     def show(done, total, phase="sampling"):
         width = 30
         filled = int(width * done / max(total, 1))
-        stream.write(f"\r{phase:<8} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} draws"
-                     " (tuning included)")
+        stream.write(f"\r{phase:<8} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {unit}")
         if done >= total:
             stream.write("\n")
         stream.flush()
@@ -125,6 +126,60 @@ def _fit(args) -> int:
     return 0
 
 
+def cmd_path(args) -> int:
+    if args.quiet:
+        return _path(args)
+    with _log_to(sys.stderr):
+        return _path(args)
+
+
+def _path(args) -> int:
+    from bayesreg import InputError, regularization_path
+
+    alphas = None if args.alphas is None else _floats(args.alphas)
+    X, y = _load(args.data, args.target)
+    bar = _progress_bar(sys.stderr, "fits")
+    progress = None if args.quiet else (lambda done, total: bar(done, total, "path"))
+    try:
+        path = regularization_path(
+            X, y, prior=args.prior, l1_ratio=args.l1_ratio, alphas=alphas,
+            n_alphas=args.n_alphas, alpha_min_ratio=args.alpha_min_ratio, method=args.method,
+            draws=args.draws, tune=args.tune, chains=args.chains, hdi_prob=args.hdi_prob,
+            seed=args.seed, sigma=args.sigma, standardize=args.standardize,
+            progress=progress)
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+    source = args.data or "diabetes (scikit-learn, unit-norm columns)"
+    print(f"{source}: n = {len(y)}, p = {X.shape[1]}, prior = {args.prior}, "
+          f"method = {args.method}, {len(path.alphas)} alphas")
+    print(path_table(path.to_dict()))
+    if args.plot:
+        path.plot().savefig(args.plot)
+        print(f"figure: {args.plot}")
+    return 0
+
+
+def path_table(result) -> str:
+    """The path as text, one row per alpha: elpd_loo +- se, the nonzero MAP coefficients,
+    the largest r_hat and the divergences; best_alpha and alpha_1se marked."""
+    marks = {result["best_alpha"]: "best_alpha", result["alpha_1se"]: "alpha_1se"}
+    if result["best_alpha"] is not None and result["best_alpha"] == result["alpha_1se"]:
+        marks[result["best_alpha"]] = "best_alpha = alpha_1se"
+    p = len(result["feature_names"])
+    lines = [f"{'alpha':>11}  {'elpd_loo':>20}  {'nonzero':>7}  {'max_r_hat':>9}  "
+             f"{'divergences':>11}"]
+    elpd, se = result["elpd_loo"], result["elpd_loo_se"]
+    for i, alpha in enumerate(result["alphas"]):
+        loo = "-" if elpd is None or elpd[i] is None else f"{elpd[i]:.2f} +- {se[i]:.2f}"
+        diag = result["diagnostics"][i] or {}  # None for a MAP (no posterior)
+        r_hat, div = diag.get("max_r_hat"), diag.get("divergences")
+        nonzero = sum(c != 0 for c in result["coef_map"][i])
+        lines.append(f"{alpha:>11.4g}  {loo:>20}  {f'{nonzero}/{p}':>7}  "
+                     f"{'-' if r_hat is None else f'{r_hat:.3f}':>9}  "
+                     f"{'-' if div is None else div:>11}  {marks.get(alpha, '')}".rstrip())
+    return "\n".join(lines)
+
+
 def cmd_serve(args) -> int:
     from .server import serve
 
@@ -185,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar or messages")
     fit.set_defaults(func=cmd_fit)
+    _path_parser(sub, fmt)
     serve = sub.add_parser("serve", formatter_class=fmt,
                            help="start the REST service in the foreground",
                            description="Start the REST service (a buffering front, gunicorn "
@@ -197,6 +253,48 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sampling worker processes (default: BAYESREG_WORKERS or 2)")
     serve.set_defaults(func=cmd_serve)
     return parser
+
+
+def _path_parser(sub, fmt):
+    path = sub.add_parser(
+        "path", formatter_class=fmt,
+        help="the regularization path: a fit per alpha, compared by PSIS-LOO",
+        description="Fit a CSV with a header row (or the embedded diabetes data) at every alpha "
+                    "of a grid and print the path: elpd_loo +- se (PSIS-LOO), the nonzero MAP "
+                    "coefficients and the diagnostics per alpha, best_alpha (the largest "
+                    "elpd_loo) and alpha_1se (the largest alpha within one se of it) marked.")
+    path.add_argument("data", nargs="?", help="CSV file with a header row (default: diabetes)")
+    path.add_argument("--target", default="y", help="name of the response column")
+    path.add_argument("--prior", default="lasso", choices=PATH_PRIORS, help="the penalty's prior")
+    path.add_argument("--l1-ratio", type=float, default=0.5, help="L1 share, for elastic_net")
+    path.add_argument("--alphas", default=None,
+                      help="comma-separated alphas (default: the grid of --n-alphas)")
+    path.add_argument("--n-alphas", type=int, default=20,
+                      help="alphas of the grid, log-spaced from alpha_max down")
+    path.add_argument("--alpha-min-ratio", type=float, default=1e-3,
+                      help="smallest alpha of the grid over alpha_max")
+    path.add_argument("--method", default="nuts", choices=METHODS,
+                      help="nuts: posterior and LOO per alpha; exact: the same for ridge in "
+                           "closed form; map: the MAP path only")
+    path.add_argument("--sigma", type=float, default=None,
+                      help="known noise sd (default: learned, Jeffreys prior)")
+    path.add_argument("--standardize", action="store_true",
+                      help="penalize coefficients of columns scaled to unit sd")
+    path.add_argument("--draws", type=int, default=1000, help="draws per chain, per alpha")
+    path.add_argument("--tune", type=int, default=1000, help="tuning draws per chain, per alpha")
+    path.add_argument("--chains", type=int, default=4, help="chains")
+    path.add_argument("--hdi-prob", type=float, default=0.94, help="mass of the credible bands")
+    path.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
+    path.add_argument("--plot", default=None, help="save the path's figure to this PNG file (default: not saved)")
+    path.add_argument("--quiet", action="store_true", help="no progress line or messages")
+    path.set_defaults(func=cmd_path)
+
+
+def _floats(text):
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--alphas must be comma-separated numbers; got {text!r}") from None
 
 
 def main(argv=None) -> int:

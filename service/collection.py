@@ -5,18 +5,22 @@ calls these with its fit kind, its path and its resource."""
 import contextlib
 import functools
 import json
+import os
 import time
+import uuid
 
 from bayesreg import load_diabetes
-from flask import current_app, request
+from bayesreg.validation import check_feature_names
+from flask import current_app, request, send_file
 
 from . import jobs, schemas, validation
 from .errors import Problem, invalid
-from .store import DONE, QueueFull, is_fit_id
+from .store import DONE, QueueFull, is_fit_id, storage_error
 
 
-__all__ = ["DAMAGED", "data", "dataset", "delete", "enqueue", "intact", "lookup", "page",
-           "reading", "require_succeeded", "row_or_404", "settle", "store"]
+__all__ = ["DAMAGED", "cached_file", "data", "dataset", "delete", "enqueue", "intact", "lookup",
+           "page", "queued_resource", "read_request", "reading", "require_succeeded",
+           "row_or_404", "settle", "store", "stored_options"]
 
 
 def store():
@@ -161,3 +165,87 @@ def dataset(name):
     X, y = frame.to_numpy(dtype=float), target.to_numpy(dtype=float)
     X.flags.writeable = y.flags.writeable = False
     return X, y, [str(c) for c in frame.columns]
+
+
+def read_request(options, json_schema, form_schema, check):
+    """A create request, JSON or a CSV upload: ``(body, X, y, names, source)``.
+
+    ``options``, ``json_schema`` and ``form_schema`` are functions of the config giving the
+    resource's option fields, its JSON body's schema and its parsed form's schema;
+    ``check(body, cfg, X, y)`` runs its semantic checks and returns the data as arrays (the
+    CSV's, or the body's), or ``(None, None)`` for an embedded data set."""
+    cfg = current_app.config
+    X = y = None
+    if request.mimetype == "multipart/form-data":
+        body, X, y = validation.parse_form(request, options(cfg), cfg)
+        validation.check(form_schema(cfg), body)
+        source = "csv"
+    elif request.mimetype == "application/json":
+        body, source = validation.parse_json(request, cfg["MAX_JSON_DEPTH"]), "json"
+        validation.check(json_schema(cfg), body)
+    else:
+        got = request.mimetype or "none"
+        msg = f"must be application/json or multipart/form-data; got {got}"
+        raise Problem(415, f"Content-Type {msg}", [{"field": "Content-Type", "message": msg}])
+    X, y = check(body, cfg, X, y)
+    if X is None:
+        X, y, names = dataset(body["dataset"])
+        source = body["dataset"]
+        check_feature_names(body.get("feature_names"), X.shape[1], controls=True)
+        body.setdefault("feature_names", names)
+    names = body.get("feature_names") or [f"x{j}" for j in range(X.shape[1])]
+    return body, X, y, names, source
+
+
+def stored_options(body, X, source):
+    """What a fit's row keeps of its request: the options (not the data) and the data's shape
+    and source."""
+    options = {k: v for k, v in body.items() if k not in ("X", "y", "feature_names")}
+    options.update(source=source, n_samples=int(X.shape[0]), n_features=int(X.shape[1]))
+    return options
+
+
+def cached_file(fit_id, name, make, mimetype):
+    """A file derived from a fit's stored results (a plot), made by ``make()`` -> bytes on its
+    first read and kept beside the fit; a full disk serves it without keeping it."""
+    path = store().path(fit_id, name)
+    if not os.path.exists(path):
+        content = make()
+        tmp = f"{path}.{uuid.uuid4().hex}.tmp"  # one per request: threads share a pid
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(content)
+            os.replace(tmp, path)  # atomic, so concurrent requests never read half a file
+        except OSError as exc:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            if storage_error(exc) is None:
+                raise
+            return current_app.response_class(content, mimetype=mimetype)  # no room to keep it
+    return send_file(path, mimetype=mimetype)
+
+
+def queued_resource(row, kind, progress, links, **extra):
+    """The resource of a job that always runs in the pool (an MC-dropout fit, a path):
+    ``progress`` as the resource names it, its ``links``, the result (its timing apart), and
+    ``extra`` fields after ``request``."""
+    result = json.loads(row["result"]) if row["result"] else None
+    timing = result.pop("timing", None) if result else None
+    return {
+        "id": row["id"],
+        "kind": kind,
+        "status": row["status"],
+        "request": json.loads(row["request"]),
+        **extra,
+        "feature_names": json.loads(row["feature_names"]),
+        "progress": progress,
+        # A DELETE asked this running job to stop; it ends as "cancelled".
+        "cancel_requested": row["cancel_requested"] is not None,
+        "result": result,
+        "timing": timing,
+        "error": json.loads(row["error"]) if row["error"] else None,
+        "worker_pid": row["worker_pid"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "links": links,
+    }

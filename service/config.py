@@ -89,6 +89,10 @@ DEFAULTS = {
     # most this run in the request thread (201, about a second at worst); larger ones are
     # queued for the worker pool like nuts (202 + Location, MAX_QUEUE, FIT_TIME_LIMIT).
     "MAX_SYNC_COST": 5_000_000_000,
+    # POST /v1/paths: at most this many alphas on a path (n_alphas, or the length of alphas).
+    # Each alpha is one fit in the worker, and the path keeps every fit's draws until its
+    # LOO is computed, so MAX_POSTERIOR_CELLS caps draws x chains x p x alphas in total too.
+    "MAX_PATH_ALPHAS": 100,
     # plot.png draws at most this many coefficients (those with the largest |posterior
     # mean|); the image is 100 * (0.45 * rows + 1.7) px high.
     "PLOT_MAX_COEFS": 50,

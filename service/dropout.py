@@ -7,9 +7,9 @@ prediction runs in the request thread from the saved model file, within
 BAYESREG_MAX_PREDICT_COST, and without a lock: concurrent predictions run side by side.
 """
 
-import json
 import uuid
 
+from bayesreg.validation import check_feature_names
 from flask import Blueprint, current_app, request
 
 from . import collection, jobs, schemas, validation
@@ -43,29 +43,12 @@ def _per_row(mc_samples, weights, units):
 
 def resource(row):
     fit_id = row["id"]
-    result = json.loads(row["result"]) if row["result"] else None
-    timing = result.pop("timing", None) if result else None
     links = {"self": f"/v1/dropout/fits/{fit_id}", "data": f"/v1/dropout/fits/{fit_id}/data"}
     if row["status"] == "succeeded":
         links["predict"] = f"/v1/dropout/fits/{fit_id}/predict"
-    return {
-        "id": fit_id,
-        "kind": KIND,
-        "status": row["status"],
-        "request": json.loads(row["request"]),
-        "feature_names": json.loads(row["feature_names"]),
-        # Reported by the worker after every epoch (throttled to one DB write per 0.2 s).
-        "progress": {"epochs_done": row["draws_done"], "epochs_total": row["draws_total"]},
-        # A DELETE asked this running fit to stop; it ends as "cancelled".
-        "cancel_requested": row["cancel_requested"] is not None,
-        "result": result,
-        "timing": timing,
-        "error": json.loads(row["error"]) if row["error"] else None,
-        "worker_pid": row["worker_pid"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "links": links,
-    }
+    # Reported by the worker after every epoch (throttled to one DB write per 0.2 s).
+    progress = {"epochs_done": row["draws_done"], "epochs_total": row["draws_total"]}
+    return collection.queued_resource(row, KIND, progress, links)
 
 
 @bp.get("")
@@ -102,15 +85,14 @@ def create():
     if X is None:
         X, y, names = dataset(body["dataset"])
         source = body["dataset"]
-        validation.check_names(body.get("feature_names"), X.shape[1])
+        check_feature_names(body.get("feature_names"), X.shape[1], controls=True)
         body.setdefault("feature_names", names)
     validation.check_dropout_fit(body, cfg, X.shape[0])
     jobs.dropout_estimator(body).check_params()  # the core's own rules, at the door
     _check_one_row(body, X.shape[1], cfg)
     names = body.get("feature_names") or [f"x{j}" for j in range(X.shape[1])]
     wait = body.pop("wait", False)
-    options = {k: v for k, v in body.items() if k not in ("X", "y", "feature_names")}
-    options.update(source=source, n_samples=int(X.shape[0]), n_features=int(X.shape[1]))
+    options = collection.stored_options(body, X, source)
 
     fit_id = str(uuid.uuid4())
     st = store()
@@ -137,13 +119,14 @@ def predict(fit_id):
                            f"{SUMMARY_COST}) of the network must be <= {cfg['MAX_PREDICT_COST']} "
                            f"(BAYESREG_MAX_PREDICT_COST); got {rows} x "
                            f"{_per_row(T, weights, units)} = {cost}", status=413)
-    prob = body.get("prob", 0.95)
-    summary = est.predict_summary(X, prob=prob).to_dict()  # one set of T passes for all
-    out = {"fit_id": fit_id, **summary,
-           # lower and upper: the former names of obs_low and obs_high, kept for old clients
-           "lower": summary["obs_low"], "upper": summary["obs_high"],
-           "deterministic": est.predict_deterministic(X).tolist(), "prob": prob,
-           "mc_samples": T}
+    # "prob" (deprecated) asks for the former central intervals, "hdi_prob" for HDIs
+    central = "prob" in body
+    mass = body.get("prob", body.get("hdi_prob", 0.95))
+    summary = est.predict_summary(X, mass, central=central).to_dict()  # one set of T passes
+    out = {"fit_id": fit_id, "posterior": summary, "hdi_prob": None if central else mass,
+           "deterministic": est.predict_deterministic(X).tolist(), "mc_samples": T,
+           # the former flat shape, kept for one release (deprecated in the OpenAPI document)
+           **summary, "lower": summary["obs_low"], "upper": summary["obs_high"], "prob": mass}
     # within the bound on |X|, a network's products can still overflow: 422, never null
     validation.check_prediction({"map": out["deterministic"], "posterior": summary})
     return jobs.jsonable(out)

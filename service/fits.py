@@ -1,7 +1,6 @@
 """The /v1/fits resource: create, read, list, delete, predict, download."""
 
 import json
-import os
 import uuid
 
 from bayesreg.priors import Prior
@@ -10,7 +9,7 @@ from flask import Blueprint, current_app, request, send_file
 
 from . import collection, jobs, schemas, validation
 from .errors import Problem, invalid
-from .collection import dataset, enqueue, reading, require_succeeded, settle, store
+from .collection import enqueue, reading, require_succeeded, settle, store
 from .store import DONE, storage_error
 
 __all__ = ["CD_SWEEPS", "KIND", "NOUN", "PREFIX", "SYNC_METHODS", "bp", "progress", "resource",
@@ -32,12 +31,14 @@ def sync_cost(options, n, p):
     Ridge's MAP is a Cholesky solve of X'X (or of X X' when p > n):
     min(n, p)^2 max(n, p). Lasso and elastic net add up to ``CD_SWEEPS``
     sweeps of coordinate descent. The exact posterior adds X'X (n p^2), its
-    factor and inverse (2 p^3) and the draws (draws x chains x p^2).
+    factor and inverse (2 p^3) and the draws (draws x chains x p^2); its PSIS-LOO, when
+    asked, the linear predictor of every row and draw (draws x chains x n p).
     """
     small, large = min(n, p), max(n, p)
     o = {**schemas.FIT_DEFAULTS, **options}
     if o["method"] == "exact":
-        return n * p * p + 2 * p**3 + o["draws"] * o["chains"] * p * p
+        loo = o["draws"] * o["chains"] * n * p if o.get("loo") else 0
+        return n * p * p + 2 * p**3 + o["draws"] * o["chains"] * p * p + loo
     cost = small * small * large
     if Prior.create(o["prior"], o["alpha"], o["l1_ratio"]).l1_ratio > 0 and o["alpha"] > 0:
         cost += CD_SWEEPS * (p * p if n >= p else n * p)
@@ -64,6 +65,7 @@ def resource(row):
         "posterior": result.get("posterior"),
         "diagnostics": result.get("diagnostics"),
         "timing": result.get("timing"),
+        "loo": result.get("loo"),
         "error": json.loads(row["error"]) if row["error"] else None,
         "progress": progress(row),
         # A DELETE asked this running fit to stop; it ends as "cancelled".
@@ -130,27 +132,8 @@ def _succeeded(row, need_posterior=False):
 
 def _body():
     """The request's options, its data as arrays and feature names, and the data's source."""
-    cfg = current_app.config
-    X = y = None
-    if request.mimetype == "multipart/form-data":
-        body, X, y = validation.parse_form(request, schemas.fit_options(cfg), cfg)
-        validation.check(schemas.fit_options_request(cfg), body)
-        source = "csv"
-    elif request.mimetype == "application/json":
-        body, source = validation.parse_json(request, cfg["MAX_JSON_DEPTH"]), "json"
-        validation.check(schemas.fit_request(cfg), body)
-    else:
-        got = request.mimetype or "none"
-        msg = f"must be application/json or multipart/form-data; got {got}"
-        raise Problem(415, f"Content-Type {msg}", [{"field": "Content-Type", "message": msg}])
-    X, y = validation.check_fit(body, cfg, X, y)
-    if X is None:
-        X, y, names = dataset(body["dataset"])
-        source = body["dataset"]
-        validation.check_names(body.get("feature_names"), X.shape[1])
-        body.setdefault("feature_names", names)
-    names = body.get("feature_names") or [f"x{j}" for j in range(X.shape[1])]
-    return body, X, y, names, source
+    return collection.read_request(schemas.fit_options, schemas.fit_request,
+                                   schemas.fit_options_request, validation.check_fit)
 
 
 @bp.post("")
@@ -158,16 +141,12 @@ def create():
     cfg = current_app.config
     body, X, y, names, source = _body()
     wait = body.pop("wait", False)
-    options = {k: v for k, v in body.items() if k not in ("X", "y", "feature_names")}
+    options = collection.stored_options(body, X, source)
     options.setdefault("method", schemas.FIT_DEFAULTS["method"])
-    options.update(source=source, n_samples=int(X.shape[0]), n_features=int(X.shape[1]))
     o = {**schemas.FIT_DEFAULTS, **options}
     method, draws, chains = o["method"], o["draws"], o["chains"]
-    cells = draws * chains * X.shape[1]
-    if method in ("nuts", "exact") and cells > cfg["MAX_POSTERIOR_CELLS"]:
-        raise invalid("draws", f"draws x chains x features must be <= {cfg['MAX_POSTERIOR_CELLS']} "
-                               f"(BAYESREG_MAX_POSTERIOR_CELLS); got {draws} x {chains} x "
-                               f"{X.shape[1]} = {cells}")
+    if method in ("nuts", "exact"):
+        validation.check_posterior_cells(draws, chains, X.shape[1], cfg)
     sync = method in SYNC_METHODS and sync_cost(options, *X.shape) <= cfg["MAX_SYNC_COST"]
     fit_id = str(uuid.uuid4())
     st = store()
@@ -261,25 +240,19 @@ def posterior(fit_id):
 def plot(fit_id):
     row = _row_or_404(fit_id)
     _succeeded(row, need_posterior=True)
-    path = store().path(fit_id, "plot.png")
-    with reading(fit_id):
-        if not os.path.exists(path):
-            from .plot import forest_png
 
-            cfg = current_app.config
-            est = jobs.load_estimator(store(), fit_id, cfg["ESTIMATOR_CACHE_BYTES"])
-            png = forest_png(est.summary(), est.feature_names_, est.hdi_prob,
-                             cfg["PLOT_MAX_COEFS"])
-            tmp = f"{path}.{uuid.uuid4().hex}.tmp"  # one per request: threads share a pid
-            try:
-                with open(tmp, "wb") as fh:
-                    fh.write(png)
-                os.replace(tmp, path)  # atomic, so concurrent requests never read half a file
-            except OSError as exc:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-                if storage_error(exc) is None:
-                    raise
-                # no room to cache it: serve it anyway
-                return current_app.response_class(png, mimetype="image/png")
-        return send_file(path, mimetype="image/png")
+    def draw():
+        import pandas as pd
+
+        from .plot import forest_png
+
+        # from the stored result (its summary rows), not the model file: the result is
+        # stored once, in SQLite, and model.nc holds the draws
+        result = json.loads(row["result"])
+        rows = pd.DataFrame(result["posterior"]["coef"]).set_index("name")
+        rows = rows[["mean", "hdi_low", "hdi_high", "map"]].astype(float)  # None: NaN
+        return forest_png(rows, rows.index, result["settings"]["hdi_prob"],
+                          current_app.config["PLOT_MAX_COEFS"])
+
+    with reading(fit_id):
+        return collection.cached_file(fit_id, "plot.png", draw, "image/png")

@@ -16,21 +16,27 @@ import numpy as np
 
 # Imported with the app, not on the first request: importing PyMC takes seconds,
 # which would stall whichever request reached each HTTP worker first.
-from bayesreg import BayesianRegression, MCDropoutRegressor
+from bayesreg import BayesianRegression, MCDropoutRegressor, regularization_path
+from bayesreg.loo import LooResult, psis_loo
 from bayesreg.model import Cancelled
 
 from .store import CANCELLED_RUNNING, storage_error
 
 __all__ = ["DATA_FILE", "DROPOUT_MODEL", "DROPOUT_OPTIONS", "ESTIMATOR_OPTIONS",
-           "MODELS", "MODEL_FILE", "SETTINGS", "ModelCache", "Stopped", "Watch", "api_name",
-           "core_kwargs", "damaged_files", "discard", "dropout_estimator", "error_of",
-           "estimator", "file_checksums", "fit", "fit_dropout", "jsonable", "load_data",
-           "load_dropout", "load_estimator", "persist", "run_claimed", "save_atomically",
-           "save_data", "sha256_file"]
+           "MODELS", "MODEL_FILE", "PATH_FILE", "PATH_OPTIONS", "SETTINGS", "ModelCache",
+           "Stopped", "Watch", "api_name", "core_kwargs", "damaged_files", "discard",
+           "dropout_estimator", "error_of", "estimator", "file_checksums", "fit", "fit_dropout",
+           "fit_path", "jsonable", "load_data", "load_dropout", "load_estimator", "load_path",
+           "loo_of", "persist", "run_claimed", "save_atomically", "save_data", "sha256_file",
+           "write_atomically"]
 
 log = logging.getLogger(__name__)
 DATA_FILE = "data.npz"
 MODEL_FILE = "model.nc"
+PATH_FILE = "path.json"
+# Request fields of POST /v1/paths that are regularization_path's keywords.
+PATH_OPTIONS = ("prior", "l1_ratio", "alphas", "n_alphas", "alpha_min_ratio", "method", "draws",
+                "tune", "chains", "hdi_prob", "seed", "sigma", "fit_intercept", "standardize")
 
 # The settings a fit resource states, resolved (request, else the default).
 SETTINGS = ("prior", "alpha", "l1_ratio", "sigma", "fit_intercept", "standardize", "learn_alpha",
@@ -108,20 +114,57 @@ def fit(store, fit_id, options, X, y, feature_names, progress=None, should_stop=
     # what the fit ran with, defaults and the seed drawn for an unseeded fit included
     out["settings"] = {**{k: v for k, v in est.get_params().items() if k in SETTINGS},
                        "method": est.method_, "seed": int(est.seed_)}
+    if options.get("loo"):
+        out["loo"] = loo_of(est, X, y)
     return jsonable(out)
+
+
+def loo_of(est, X, y):
+    """PSIS-LOO of a fitted estimator on its data, as the core's ``LooResult.to_dict()``:
+    what ``est.loo(X, y)`` computes, without its Pareto-k ``UserWarning`` (the result's
+    ``warning`` field carries that text to the client)."""
+    return LooResult.from_elpd(psis_loo(est.posterior_, X, y, warn=False)).to_dict()
 
 
 def save_atomically(est, path):
     """``est.save`` to a temporary name, then renamed: a reader never sees half a model, and
     a failed write (a full disk) leaves nothing behind."""
+    write_atomically(path, est.save)
+
+
+def write_atomically(path, write):
+    """``write(name)`` to a temporary name, then renamed over ``path``."""
     tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
-        est.save(tmp)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def fit_path(store, fit_id, options, X, y, feature_names, progress=None, should_stop=None):
+    """Run a regularization path and write its ``to_dict()`` (``path.json``); returns it with
+    the core's timing (seconds on the MAPs, the posteriors, LOO, in all). ``progress(done,
+    total)`` counts fits done; ``should_stop()`` is polled during each fit (the core's
+    ``Cancelled`` propagates)."""
+    path = regularization_path(X, y, feature_names=feature_names, progress=progress,
+                               should_stop=should_stop, **core_kwargs(options, PATH_OPTIONS))
+    out = jsonable(path.to_dict())
+
+    def write(name):
+        with open(name, "w", encoding="utf-8") as fh:
+            json.dump(out, fh, allow_nan=False)
+
+    write_atomically(store.path(fit_id, PATH_FILE), write)
+    return {**out, "timing": jsonable(dict(path.timing))}
+
+
+def load_path(store, fit_id):
+    """The stored ``to_dict()`` of a succeeded path."""
+    with open(store.path(fit_id, PATH_FILE), encoding="utf-8") as fh:
+        return json.load(fh)
 
 
 # Request fields of POST /v1/dropout/fits that are constructor arguments.
@@ -244,13 +287,7 @@ def run_claimed(store, fit_id, pid, time_limit=None):
 
     checksums = None
     try:
-        X, y, names = load_data(store, fit_id)
-        if kind == "mc_dropout":
-            result = fit_dropout(store, fit_id, options, X, y, progress)
-            files = (DATA_FILE, DROPOUT_MODEL)
-        else:
-            result = fit(store, fit_id, options, X, y, names, progress, watch.stopped)
-            files = (DATA_FILE, MODEL_FILE)
+        result, files = _run(store, fit_id, kind, options, progress, watch.stopped)
         checksums = file_checksums(store, fit_id, files)
     except (Stopped, Cancelled) as exc:
         stop = watch.reason or Stopped("cancelled", str(exc))
@@ -265,6 +302,18 @@ def run_claimed(store, fit_id, pid, time_limit=None):
         # Deleted or failed by the watchdog meanwhile: keep nothing half-owned.
         if store.get(fit_id) is None:
             discard(store, fit_id)
+
+
+def _run(store, fit_id, kind, options, progress, should_stop):
+    """Run a claimed job of any kind: its result and the names of its files to checksum."""
+    X, y, names = load_data(store, fit_id)
+    if kind == "mc_dropout":  # training has no should_stop: progress stops it
+        return fit_dropout(store, fit_id, options, X, y, progress), (DATA_FILE, DROPOUT_MODEL)
+    if kind == "path":
+        result = fit_path(store, fit_id, options, X, y, names, progress, should_stop)
+        return result, (DATA_FILE, PATH_FILE)
+    result = fit(store, fit_id, options, X, y, names, progress, should_stop)
+    return result, (DATA_FILE, MODEL_FILE)
 
 
 def file_checksums(store, fit_id, names):

@@ -3,6 +3,7 @@ requests (``COMPONENTS``), assembled per request with the app's caps."""
 
 import html
 import json
+import re
 from typing import NamedTuple
 
 from . import schemas
@@ -25,6 +26,8 @@ COMPONENTS = {
     "DropoutFitRequest": schemas.dropout_request,
     "DropoutPredictRequest": schemas.dropout_predict_request, "DropoutFit": schemas.DROPOUT_FIT,
     "DropoutFitList": schemas.DROPOUT_FIT_LIST, "DropoutPrediction": schemas.DROPOUT_PREDICTION,
+    "PathRequest": schemas.path_request, "PathForm": schemas.path_form, "Path": schemas.PATH,
+    "PathList": schemas.PATH_LIST,
     "Health": schemas.HEALTH, "Problem": schemas.PROBLEM,
 }
 
@@ -42,6 +45,9 @@ DELETE_WHY = {409: "The fit changed state during the DELETE (it ended as the can
                    "recorded); retry.",
               503: "The disk is read-only: nothing was deleted."}
 DATA_WHY = {409: "The data file is damaged (its checksum changed); the fit is failed."}
+PATH_WHY = {404: "No such path.",
+            409: "The path has not succeeded (queued, running, failed, cancelled; a path whose "
+                 "files are damaged is failed)."}
 
 _LOCATION = {"Location": {"schema": {"type": "string"}, "description": "URL of the fit."}}
 _DROPOUT_LOCATION = {"Location": {"schema": {"type": "string"},
@@ -49,6 +55,8 @@ _DROPOUT_LOCATION = {"Location": {"schema": {"type": "string"},
 _CREATED = (400, 413, 415, 422, 503, 507)
 _PREDICTED = (400, 404, 409, 413, 415, 422)
 _FIT_BODY = {"application/json": "FitRequest", "multipart/form-data": "FitForm"}
+_PATH_BODY = {"application/json": "PathRequest", "multipart/form-data": "PathForm"}
+_PATH_LOCATION = {"Location": {"schema": {"type": "string"}, "description": "URL of the path."}}
 
 
 class Route(NamedTuple):
@@ -117,13 +125,37 @@ ROUTES = [
           "The data the network was trained on.",
           {200: ("FitData", "X, y and feature names.")}, (404, 409), DATA_WHY),
     Route("/v1/dropout/fits/{fit_id}/predict", "post", "predictDropout",
-          "MC predictive mean, sd (incl. 1/tau), central interval and the deterministic "
-          "(weight-scaled) prediction.",
+          "MC predictive mean, sd (incl. 1/tau), HDIs of the mean function and of a new "
+          "observation, and the deterministic (weight-scaled) prediction; the shape of "
+          "/v1/fits/{fit_id}/predict.",
           {200: ("DropoutPrediction", "Predictions.")}, _PREDICTED, body="DropoutPredictRequest"),
+    Route("/v1/paths", "post", "createPath",
+          "Run a regularization path in the worker pool: the MAP, the posterior and PSIS-LOO "
+          "at each alpha (JSON body, or a CSV upload as multipart/form-data).",
+          {201: ("Path", "Finished path (with wait).", _PATH_LOCATION),
+           202: ("Path", "Queued; poll Location (progress: fits done of the alphas).",
+                 _PATH_LOCATION)}, _CREATED, body=_PATH_BODY),
+    Route("/v1/paths", "get", "listPaths", "List regularization paths, newest first.",
+          {200: ("PathList", "A page of paths.")}, (422,), paged=True),
+    Route("/v1/paths/{path_id}", "get", "getPath",
+          "One path: status, progress in fits done, and once done its summary, elpd_loo, "
+          "best_alpha and alpha_1se.", {200: ("Path", "The path.")}, (404,), PATH_WHY),
+    Route("/v1/paths/{path_id}", "delete", "deletePath",
+          "Delete a path and its files; a running path is cancelled.",
+          {204: (None, "Deleted."),
+           202: ("Path", "The path is running: it is asked to stop and ends as cancelled; "
+                         "DELETE it again to remove it.")}, (404, 409, 503),
+          {**DELETE_WHY, 404: PATH_WHY[404]}),
+    Route("/v1/paths/{path_id}/data", "get", "getPathData", "The data the path was run on.",
+          {200: ("FitData", "X, y and feature names.")}, (404, 409),
+          {**DATA_WHY, 404: PATH_WHY[404]}),
+    Route("/v1/paths/{path_id}/plot.png", "get", "getPathPlot",
+          "The path's figure: MAP paths, posterior medians with credible bands, elpd_loo with "
+          "best_alpha and alpha_1se marked.", {200: ("image/png", "PNG image.")}, (404, 409),
+          PATH_WHY),
 ]
 
-_ID = {"name": "fit_id", "in": "path", "required": True,
-       "schema": {"type": "string", "format": "uuid"}}
+_ID = {"in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
 
 
 def _ref(name):
@@ -169,8 +201,9 @@ def document(cfg, version):
     """The OpenAPI 3.1 document of the app configured by ``cfg``: ``ROUTES`` and the schemas."""
     paths = {}
     for route in ROUTES:
-        item = paths.setdefault(route.path, {"parameters": [_ID]} if "{fit_id}" in route.path
-                                else {})
+        name = re.search(r"\{(\w+)\}", route.path)
+        item = paths.setdefault(route.path, {"parameters": [{"name": name.group(1), **_ID}]}
+                                if name else {})
         item[route.method] = _operation(route, cfg)
     components = {name: spec(cfg) if callable(spec) else spec for name, spec in COMPONENTS.items()}
     return {"openapi": "3.1.0",

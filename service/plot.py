@@ -1,4 +1,5 @@
-"""Forest plot of a fit: posterior HDI per coefficient with the MAP marked."""
+"""The service's PNGs: the forest plot of a fit (posterior HDI per coefficient, the MAP
+marked) and the figure of a regularization path."""
 
 import io
 
@@ -40,6 +41,17 @@ def forest_png(summary, names, hdi_prob, max_coefs=50) -> bytes:
         ax.set_title(title, fontsize="small")
     ax.legend(loc="best", fontsize="small", frameon=False)
     fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def path_png(result) -> bytes:
+    """PNG bytes of a stored regularization path (its ``to_dict()``): the core's own figure,
+    ``RegularizationPath.from_dict(result).plot()``."""
+    from bayesreg import RegularizationPath
+
+    fig = RegularizationPath.from_dict(result).plot()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

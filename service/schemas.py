@@ -12,14 +12,17 @@ from bayesreg import BayesianRegression, MCDropoutRegressor
 from bayesreg.diagnostics import MIN_DIAGNOSTIC_DRAWS
 from bayesreg.estimator import METHODS as _CORE_METHODS
 from bayesreg.estimator import PRIOR_NAMES as _CORE_PRIORS
+from bayesreg.path import PRIORS as _CORE_PATH_PRIORS
 from bayesreg.dropout.regressor import RANGES as DROPOUT_RANGES
 from bayesreg.validation import BOUNDS, RANGES, REASONS
 
 __all__ = ["DATA", "DATASETS", "DATUM", "DROPOUT_DEFAULTS", "DROPOUT_FIT", "DROPOUT_FIT_LIST",
            "DROPOUT_PREDICTION", "FIT", "FIT_DATA", "FIT_DEFAULTS", "FIT_LIST", "HEALTH", "MATRIX",
-           "METHODS", "NAME_PATTERN", "PREDICTION", "PRIORS", "PROBLEM", "STATUSES",
-           "dropout_options", "dropout_predict_request", "dropout_request", "fit_form",
-           "fit_options", "fit_options_request", "fit_request", "predict_request"]
+           "LOO", "METHODS", "NAME_PATTERN", "PATH", "PATH_DEFAULTS", "PATH_LIST", "PATH_PRIORS",
+           "PREDICTION", "PRIORS", "PROBLEM", "STATUSES", "dropout_options",
+           "dropout_predict_request", "dropout_request", "fit_form", "fit_options",
+           "fit_options_request", "fit_request", "path_form", "path_options",
+           "path_options_request", "path_request", "predict_request"]
 
 PRIORS = sorted(_CORE_PRIORS)
 METHODS = sorted(_CORE_METHODS)
@@ -109,6 +112,9 @@ def fit_options(cfg):
                  "description": "For nuts: hold the request until the fit ends "
                                 "(at most BAYESREG_WAIT_TIMEOUT s)."},
         "time_limit": _time_limit(cfg),
+        "loo": {"type": "boolean", "default": False,
+                "description": "nuts and exact: also compute PSIS-LOO (ArviZ) of the fit on its "
+                               "data; the fit resource's loo block (null otherwise)."},
     }
 
 
@@ -210,6 +216,21 @@ _PARAM = {
     },
 }
 
+#: PSIS-LOO of one fit: the core's LooResult.to_dict()
+LOO = {
+    "type": "object",
+    "required": ["elpd_loo", "se", "p_loo", "n_obs", "n_draws", "pareto_k_max", "pareto_k_bad",
+                 "pareto_k_very_bad", "warning"],
+    "description": "PSIS-LOO (ArviZ) on the fit's data: elpd_loo and its standard error, the "
+                   "effective number of parameters p_loo, and the Pareto k diagnostics "
+                   "(pareto_k_bad: observations with k > 0.7, pareto_k_very_bad: k > 1).",
+    "properties": {
+        **{key: NULLABLE_NUMBER for key in ("elpd_loo", "se", "p_loo", "pareto_k_max")},
+        **{key: {"type": "integer", "minimum": 0} for key in (
+            "n_obs", "n_draws", "pareto_k_bad", "pareto_k_very_bad")},
+        "warning": {"type": ["string", "null"]}},
+}
+
 FIT = {
     "type": "object",
     "required": ["id", "status", "request", "feature_names", "map", "posterior",
@@ -242,6 +263,8 @@ FIT = {
             "warnings": {"type": "array", "items": {"type": "string"}}}},
         "timing": {"type": ["object", "null"],
                    "additionalProperties": NULLABLE_NUMBER},
+        "loo": {**LOO, "type": ["object", "null"],
+                "description": "PSIS-LOO of a fit asked for with \"loo\": true, else null."},
         "error": {"type": ["object", "null"], "properties": {
             "message": {"type": "string"}, "field": {"type": ["string", "null"]}}},
         "progress": {
@@ -403,9 +426,14 @@ def dropout_predict_request(cfg):
         "required": ["X"],
         "properties": {
             "X": MATRIX,
+            "hdi_prob": {**RANGES["hdi_prob"].schema(), "default": 0.95,
+                         "description": "Mass of the highest-density intervals, as for "
+                                        "/v1/fits/{id}/predict."},
             "prob": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
-                     "default": 0.95,
-                     "description": "Mass of the central (equal-tailed) intervals."},
+                     "deprecated": True,
+                     "description": "Deprecated: the mass of the former central "
+                                    "(equal-tailed) intervals, which it still gives (then "
+                                    "hdi_prob is null in the answer). Not with hdi_prob."},
         },
     }
 
@@ -449,19 +477,169 @@ DROPOUT_FIT = {
 DROPOUT_FIT_LIST = dict(FIT_LIST, properties=dict(FIT_LIST["properties"],
                                                   items={"type": "array", "items": DROPOUT_FIT}))
 
+_FLAT = {"description": "Deprecated: the former flat shape, kept for one release; read "
+                        "posterior.", "deprecated": True}
+
 DROPOUT_PREDICTION = {
     "type": "object",
-    "required": ["fit_id", "mean", "sd", "mean_low", "mean_high", "obs_low", "obs_high",
-                 "lower", "upper", "deterministic", "prob", "mc_samples"],
-    "description": "mean_low, mean_high: central quantiles of the T passes (the network's "
-                   "mean function); obs_low, obs_high: of the predictive mixture (a new "
-                   "observation); lower, upper: obs_low, obs_high under their former names.",
+    "required": ["fit_id", "posterior", "hdi_prob", "deterministic", "mc_samples", "mean", "sd",
+                 "mean_low", "mean_high", "obs_low", "obs_high", "lower", "upper", "prob"],
+    "description": "The shape of Prediction (POST /v1/fits/{id}/predict): posterior holds "
+                   "mean, mean_low, mean_high (the HDI of the T passes: the network's mean "
+                   "function), obs_low, obs_high (the HDI of the predictive mixture: a new "
+                   "observation), and sd; hdi_prob is their mass (null when the deprecated "
+                   "prob asked for central intervals); deterministic (the weight-scaled "
+                   "network) stands where a regression has map. The flat fields mean, sd, "
+                   "mean_low, mean_high, obs_low, obs_high, lower and upper (obs_low and "
+                   "obs_high under their older names) and prob (the mass) are the former "
+                   "shape, kept for one release: deprecated.",
     "properties": {
         "fit_id": {"type": "string"},
-        **{key: {"type": "array", "items": NULLABLE_NUMBER}
-           for key in ("mean", "sd", "mean_low", "mean_high", "obs_low", "obs_high", "lower",
-                       "upper", "deterministic")},
-        "prob": NUMBER,
+        "posterior": {"type": "object", "properties": {
+            key: {"type": "array", "items": NULLABLE_NUMBER}
+            for key in ("mean", "sd", "mean_low", "mean_high", "obs_low", "obs_high")}},
+        "hdi_prob": NULLABLE_NUMBER,
+        "deterministic": {"type": "array", "items": NULLABLE_NUMBER},
         "mc_samples": {"type": "integer"},
+        **{key: {"type": "array", "items": NULLABLE_NUMBER, **_FLAT}
+           for key in ("mean", "sd", "mean_low", "mean_high", "obs_low", "obs_high", "lower",
+                       "upper")},
+        "prob": {**NUMBER, **_FLAT},
     },
 }
+
+
+# --------------------------------------------------------------------------
+# The regularization path (/v1/paths): bayesreg.regularization_path's names and defaults.
+# --------------------------------------------------------------------------
+
+def _path_defaults():
+    """What a path runs with when the request does not say: ``regularization_path``'s own
+    defaults, and the estimator's for the options it passes on."""
+    import inspect
+
+    from bayesreg import regularization_path
+
+    params = inspect.signature(regularization_path).parameters
+    names = ("prior", "l1_ratio", "alphas", "n_alphas", "alpha_min_ratio", "method", "draws",
+             "tune", "chains", "hdi_prob", "seed")
+    return {**{name: params[name].default for name in names},
+            **{name: FIT_DEFAULTS[name] for name in ("sigma", "fit_intercept", "standardize")}}
+
+
+PATH_DEFAULTS = _path_defaults()
+#: the priors with a penalty to vary along a path (the core's list)
+PATH_PRIORS = sorted(_CORE_PATH_PRIORS)
+
+
+def path_options(cfg):
+    """The fields of a path request other than the data (the CSV form accepts the same)."""
+    fit, d = fit_options(cfg), PATH_DEFAULTS
+    alpha = {key: fit["alpha"][key] for key in ("maximum", "x-reason")}
+    most = cfg["MAX_PATH_ALPHAS"]
+    return {
+        **{name: fit[name] for name in ("feature_names", "sigma", "fit_intercept", "standardize",
+                                        "time_limit")},
+        **{name: {**fit[name], "default": d[name]} for name in (
+            "l1_ratio", "draws", "tune", "chains", "hdi_prob", "seed")},
+        "prior": {"type": "string", "enum": PATH_PRIORS, "default": d["prior"]},
+        "method": {"type": "string", "enum": METHODS, "default": d["method"],
+                   "description": "nuts: the posterior and PSIS-LOO at every alpha; exact: the "
+                                  "same for ridge, in closed form; map: the MAP path only. "
+                                  "Every path runs in the worker pool (202)."},
+        "alphas": {"type": ["array", "null"], "minItems": 1, "maxItems": most,
+                   "items": {"type": "number", "minimum": 0, **alpha},
+                   "default": d["alphas"],
+                   "description": f"The penalties of the path (sorted descending); null: "
+                                  f"n_alphas log-spaced from alpha_max, the smallest alpha that "
+                                  f"zeroes every coefficient, down to alpha_min_ratio x "
+                                  f"alpha_max, as glmnet. At most {most} "
+                                  f"(BAYESREG_MAX_PATH_ALPHAS)."},
+        "n_alphas": {"type": "integer", "minimum": 1, "maximum": most, "default": d["n_alphas"],
+                     "description": "Alphas of the default grid (when alphas is null)."},
+        "alpha_min_ratio": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
+                            "default": d["alpha_min_ratio"],
+                            "description": "Smallest alpha of the default grid over alpha_max."},
+        "wait": {"type": "boolean", "default": False,
+                 "description": "Hold the request until the path ends "
+                                "(at most BAYESREG_WAIT_TIMEOUT s)."},
+    }
+
+
+def path_request(cfg):
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {**DATA, **path_options(cfg)},
+        "oneOf": fit_request(cfg)["oneOf"],
+    }
+
+
+def path_options_request(cfg):
+    """The fields of a path's CSV upload once parsed: the options, its data aside."""
+    return {"type": "object", "additionalProperties": False, "properties": path_options(cfg)}
+
+
+def path_form(cfg):
+    """multipart/form-data of a path: the CSV, its target column, the options as text."""
+    form = fit_form(cfg)
+    options = {name: {"type": "string", "description": f"Parsed as {spec['type']}."}
+               for name, spec in path_options(cfg).items() if name != "feature_names"}
+    options["alphas"]["description"] = "Comma-separated numbers, e.g. 1,0.1,0.01."
+    return {**form, "properties": {**{k: form["properties"][k] for k in ("file", "target")},
+                                   **options}}
+
+
+_PATH_ROW = {
+    "type": "object",
+    "properties": {
+        "alpha": NUMBER, "feature": {"type": "string"},
+        **{key: NULLABLE_NUMBER for key in (
+            "map", "mean", "sd", "median", "hdi_low", "hdi_high", "r_hat", "ess_bulk")}},
+}
+
+PATH = {
+    "type": "object",
+    "required": ["id", "kind", "status", "request", "settings", "feature_names", "progress",
+                 "result", "error", "created_at", "updated_at"],
+    "properties": {
+        # what every job's resource says alike, as a fit's
+        **{key: FIT["properties"][key] for key in (
+            "id", "status", "feature_names", "cancel_requested", "timing", "error",
+            "created_at", "updated_at", "links")},
+        "kind": {"type": "string", "enum": ["path"]},
+        "worker_pid": {"type": ["integer", "null"], "description": "Process running this path."},
+        "request": {"type": "object",
+                    "description": "The options as sent, plus n_samples, n_features and "
+                                   "source; the data itself is at /v1/paths/{id}/data."},
+        "settings": {"type": "object",
+                     "description": "Every setting of the path: the request's value, else the "
+                                    "default; once it ran, the values used."},
+        "progress": {"type": "object", "required": ["fits_done", "fits_total"], "properties": {
+            "fits_done": {"type": "integer", "minimum": 0},
+            "fits_total": {"type": "integer", "minimum": 0}},
+            "description": "Fits done of the path's alphas (one fit per alpha)."},
+        "result": {"type": ["object", "null"],
+                   "description": "The core's RegularizationPath.to_dict(): alphas (descending), "
+                                  "coef_map (one row per alpha), summary (one record per alpha "
+                                  "and feature), elpd_loo and elpd_loo_se per alpha (null for "
+                                  "method map), loo per alpha, best_alpha (largest elpd_loo), "
+                                  "alpha_1se (the largest alpha within one se of it), "
+                                  "diagnostics per alpha.",
+                   "properties": {
+                       "alphas": {"type": "array", "items": NUMBER},
+                       "feature_names": {"type": "array", "items": {"type": "string"}},
+                       "coef_map": {"type": "array", "items": {"type": "array",
+                                                               "items": NULLABLE_NUMBER}},
+                       "summary": {"type": "array", "items": _PATH_ROW},
+                       "elpd_loo": {"type": ["array", "null"], "items": NULLABLE_NUMBER},
+                       "elpd_loo_se": {"type": ["array", "null"], "items": NULLABLE_NUMBER},
+                       "loo": {"type": ["array", "null"],
+                               "items": {**LOO, "type": ["object", "null"]}},
+                       "best_alpha": NULLABLE_NUMBER, "alpha_1se": NULLABLE_NUMBER,
+                       "hdi_prob": NUMBER}},
+    },
+}
+
+PATH_LIST = dict(FIT_LIST, properties=dict(FIT_LIST["properties"],
+                                           items={"type": "array", "items": PATH}))

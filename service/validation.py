@@ -1,8 +1,10 @@
 """The boundary: turn a request into checked Python values or a 4xx Problem.
 
-Schema checks come from ``schemas`` (via jsonschema); what a schema cannot
-say (rectangular X, finite numbers, matching lengths, size caps) is checked
-here, once, with messages naming the field, what is allowed and what came.
+Schema checks come from ``schemas`` (via jsonschema); the size caps are checked here; the data
+rules a schema cannot say (rectangular X, finite numbers, one y per row, feature names one per
+column and unique, the width a fit predicts) are the core's own checks
+(``bayesreg.validation``), called here before anything is saved: their ``InputError`` names the
+cell, and becomes the 422 in ``errors.py``.
 
 Why jsonschema and not pydantic v2 models (evaluated with pydantic 2.14 on a prototype of the
 fit request): pydantic's messages give no allowed range, value or reason ("Input should be
@@ -24,16 +26,18 @@ import re
 import numpy as np
 from jsonschema import Draft202012Validator
 
-from bayesreg.validation import (BOUNDS, REASONS, check_expected_nonzero, check_noise_dof,
-                                 check_sigma_resolved)
-from bayesreg.validation import check_names as _core_check_names
+from bayesreg.path import check_alphas
+from bayesreg.validation import (BOUNDS, RANGES, REASONS, check_expected_nonzero,
+                                 check_feature_names, check_names, check_noise_dof,
+                                 check_sigma_resolved, check_X, check_Xy)
 
 from .errors import Problem, invalid
 from .jobs import estimator
-from .schemas import DROPOUT_DEFAULTS, FIT_DEFAULTS
+from .schemas import DROPOUT_DEFAULTS, FIT_DEFAULTS, PATH_DEFAULTS
 
-__all__ = ["MAX_ERRORS", "check", "check_data", "check_dropout_fit", "check_dropout_predict",
-           "check_fit", "check_names", "check_predict", "check_prediction", "parse_form",
+__all__ = ["MAX_ERRORS", "check", "check_data", "check_draws_total", "check_dropout_fit",
+           "check_dropout_predict", "check_fit", "check_path",
+           "check_posterior_cells", "check_predict", "check_prediction", "parse_form",
            "parse_json", "query_int"]
 
 _INT = re.compile(r"[+-]?\d+")
@@ -314,35 +318,6 @@ def check(schema, instance):
     raise Problem(422, "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
 
 
-def _finite_matrix(rows, field):
-    width = len(rows[0])
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            raise invalid(f"{field}[{i}]", f"must have {width} values like row 0 "
-                                           f"({field} must be rectangular); got {len(row)}")
-    try:
-        X = np.asarray(rows, dtype=float)
-    except OverflowError:
-        raise invalid(field, "holds an integer outside the floating-point range") from None
-    bad = np.argwhere(~np.isfinite(X))
-    if bad.size:
-        i, j = map(int, bad[0])
-        raise invalid(f"{field}[{i}][{j}]", f"must be a finite number; got {float(X[i, j])!r}")
-    return X
-
-
-def _finite_vector(values, field):
-    try:
-        v = np.asarray(values, dtype=float)
-    except OverflowError:
-        raise invalid(field, "holds a number outside the floating-point range") from None
-    bad = np.flatnonzero(~np.isfinite(v))
-    if bad.size:
-        i = int(bad[0])
-        raise invalid(f"{field}[{i}]", f"must be a finite number; got {float(v[i])!r}")
-    return v
-
-
 def _finite_scalars(body, names):
     for name in names:
         value = body.get(name)
@@ -357,24 +332,69 @@ def check_fit(body, cfg, X=None, y=None):
 
     ``X`` and ``y`` are the data of a CSV upload, already checked by ``parse_form``; else they
     are read from the body."""
-    _finite_scalars(body, ("alpha", "l1_ratio", "sigma", "hdi_prob"))
-    # The core's own parameter rules (learn_alpha needs alpha > 0 and nuts, exact needs
-    # ridge, ...), so that a queued fit is refused at the door, not failed in a worker.
+    # The core's own parameter rules (finite numbers in range, learn_alpha needs alpha > 0
+    # and nuts, exact needs ridge, ...), so that a queued fit is refused at the door, not
+    # failed in a worker.
     estimator(body).check_params()
     o = {**FIT_DEFAULTS, **body}
     draws, chains, method = o["draws"], o["chains"], o["method"]
-    if method in ("nuts", "exact") and draws * chains > cfg["MAX_DRAWS_TOTAL"]:
-        raise invalid("draws", f"draws x chains must be <= {cfg['MAX_DRAWS_TOTAL']} "
-                               f"(BAYESREG_MAX_DRAWS_TOTAL); got {draws} x {chains} = {draws * chains}")
+    if method in ("nuts", "exact"):
+        check_draws_total(draws, chains, cfg)
+    if method == "map" and body.get("loo"):
+        raise invalid("loo", "needs a posterior: method nuts or exact; got method 'map'")
     if X is None:
         X, y = check_data(body, cfg)
     if X is not None and method != "map":
-        # the core's rules, here so that a nuts fit is refused at the door, not failed in a worker
         check_expected_nonzero(o["expected_nonzero"], X.shape[1])
-        if body.get("sigma") is None:
-            check_noise_dof(X.shape[0], X.shape[1], o["fit_intercept"], o["alpha"] == 0)
-        else:
-            check_sigma_resolved(body["sigma"], y)
+        _check_noise(body, X, y, o["fit_intercept"], o["alpha"] == 0)
+    return X, y
+
+
+def _check_noise(body, X, y, fit_intercept, unpenalized):
+    """The core's rules for sigma, here so that a queued fit is refused at the door, not
+    failed in a worker: rows enough to learn it, or a known sigma above y's rounding."""
+    if body.get("sigma") is None:
+        check_noise_dof(X.shape[0], X.shape[1], fit_intercept, unpenalized)
+    else:
+        check_sigma_resolved(body["sigma"], y)
+
+
+def check_posterior_cells(draws, chains, p, cfg, fits=1, field="draws"):
+    """422 unless the posterior draws of ``fits`` fits of ``p`` columns (draws x chains x p
+    each) are within BAYESREG_MAX_POSTERIOR_CELLS; ``field`` names the refusal."""
+    cells = draws * chains * p * fits
+    if cells > cfg["MAX_POSTERIOR_CELLS"]:
+        what, got = "draws x chains x features", f"{draws} x {chains} x {p}"
+        if fits > 1:
+            what, got = what + " x alphas", got + f" x {fits}"
+        raise invalid(field, f"{what} must be <= {cfg['MAX_POSTERIOR_CELLS']} "
+                             f"(BAYESREG_MAX_POSTERIOR_CELLS); got {got} = {cells}")
+
+
+def check_draws_total(draws, chains, cfg):
+    """422 unless one fit's draws x chains are within BAYESREG_MAX_DRAWS_TOTAL."""
+    if draws * chains > cfg["MAX_DRAWS_TOTAL"]:
+        raise invalid("draws", f"draws x chains must be <= {cfg['MAX_DRAWS_TOTAL']} "
+                               f"(BAYESREG_MAX_DRAWS_TOTAL); got {draws} x {chains} = "
+                               f"{draws * chains}")
+
+
+def check_path(body, cfg, X=None, y=None):
+    """Semantic checks of a schema-valid path request; returns (X, y) arrays or (None, None).
+
+    The core's own parameter rules run on an estimator with the path's settings (every
+    alpha's fit shares them; at the largest given alpha, else 1), so a path is refused at
+    the door, not failed in a worker."""
+    if body.get("alphas") is not None:
+        check_alphas(body["alphas"])
+    o = {**PATH_DEFAULTS, **body}
+    estimator({**body, "alpha": max(o["alphas"] or [1.0])}).check_params()
+    if o["method"] != "map":
+        check_draws_total(o["draws"], o["chains"], cfg)
+    if X is None:
+        X, y = check_data(body, cfg)
+    if X is not None and o["method"] != "map":
+        _check_noise(body, X, y, o["fit_intercept"], 0 in (o["alphas"] or ()))
     return X, y
 
 
@@ -390,28 +410,16 @@ def check_data(body, cfg):
     if n * p > cfg["MAX_CELLS"]:
         raise invalid("X", f"n x p must be <= {cfg['MAX_CELLS']} (BAYESREG_MAX_CELLS); "
                            f"got {n} x {p} = {n * p}", status=413)
-    X = _finite_matrix(X, "X")
-    y = _finite_vector(body["y"], "y")
-    if len(y) != n:
-        raise invalid("y", f"must have one value per row of X ({n}); got {len(y)}")
-    check_names(body.get("feature_names"), p)
+    # the core's data rules, one statement each: rectangular, finite, within the bound, one y
+    # per row, names one per column and unique (its InputError names the cell: a 422)
+    X, y = check_Xy(X, body["y"])
+    check_feature_names(body.get("feature_names"), p, controls=True)
     return X, y
 
 
-def check_names(names, p):
-    """User-given feature names: one per column, all different, text that survives storage
-    (no control characters, which the schema refuses too, and no lone surrogates)."""
-    if names is not None:
-        if len(names) != p:
-            raise invalid("feature_names", f"must have one name per column of X ({p}); got {len(names)}")
-        if len(set(names)) != len(names):
-            raise invalid("feature_names", "must be unique")
-        _core_check_names(names, controls=True)
-
-
 def check_dropout_fit(body, cfg, n_rows):
-    """Semantic checks of a schema-valid MC-dropout request, once the row count is known."""
-    _finite_scalars(body, ("dropout", "tau", "length_scale", "learning_rate"))
+    """Semantic checks of a schema-valid MC-dropout request, once the row count is known (the
+    parameters' own rules are the core's: ``MCDropoutRegressor.check_params``)."""
     epochs = body.get("epochs", DROPOUT_DEFAULTS["epochs"])
     if epochs * n_rows > cfg["MAX_EPOCH_ROWS"]:
         raise invalid("epochs", f"epochs x rows of X must be <= {cfg['MAX_EPOCH_ROWS']} "
@@ -426,15 +434,17 @@ def check_dropout_predict(body, p, mc_samples, cfg):
         raise invalid("X", f"rows of X x mc_samples of the fit must be <= "
                            f"{cfg['MAX_PREDICT_PASSES']} (BAYESREG_MAX_PREDICT_PASSES); got "
                            f"{X.shape[0]} x {mc_samples} = {passes}", status=413)
-    _finite_scalars(body, ("prob",))
+    _finite_scalars(body, ("prob",))  # the API's deprecated name: the core knows hdi_prob
+    if "hdi_prob" in body and "prob" in body:
+        raise invalid("prob", "is the deprecated name of hdi_prob (and gives central "
+                              "intervals): give one of them, not both")
     return X
 
 
 def check_predict(body, p):
-    X = _finite_matrix(body["X"], "X")
-    if X.shape[1] != p:
-        raise invalid("X", f"rows must have {p} values, one per feature of the fit; got {X.shape[1]}")
-    _finite_scalars(body, ("hdi_prob",))
+    X = check_X(body["X"], p, "the fit")  # the core's rules, and the width of the fit
+    if "hdi_prob" in body:  # checked even where a map fit will not use it
+        RANGES["hdi_prob"].check("hdi_prob", body["hdi_prob"])
     return X
 
 
@@ -471,6 +481,8 @@ def _coerce(name, text, spec):
     kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
     if "null" in kinds and text in ("", "null"):
         return None
+    if "array" in kinds:  # comma-separated items (alphas=1,0.1,0.01)
+        return [_coerce(name, part, spec["items"]) for part in text.split(",")]
     if "boolean" in kinds:
         if text in ("true", "false"):
             return text == "true"
@@ -543,7 +555,7 @@ def _read_csv(raw, cfg):
                               f"at least {len(frame)} rows x {p} feature columns = "
                               f"{len(frame) * p}", status=413)
     # the core's rule for names it can store, under the CSV's own field names
-    _core_check_names([str(c) for c in frame.columns], field="file.columns", controls=True)
+    check_names([str(c) for c in frame.columns], field="file.columns", controls=True)
     return frame
 
 

@@ -66,13 +66,14 @@ def test_usage_errors_exit_2_with_one_line_and_no_traceback(tmp_path, argv, need
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in done.stderr, done.stderr
 
 
-def test_help_shows_defaults_without_importing_pymc():
+def _help_in_a_fresh_python(command):
+    """``bayesreg <command> --help``'s text, and the heavy modules it imported."""
     code = ("import sys, contextlib, io\n"
             "from service.cli import main\n"
             "out = io.StringIO()\n"
             "with contextlib.redirect_stdout(out):\n"
             "    try:\n"
-            "        main(['fit', '--help'])\n"
+            f"        main([{command!r}, '--help'])\n"
             "    except SystemExit:\n"
             "        pass\n"
             "heavy = [m for m in ('pymc', 'pytensor', 'arviz') if m in sys.modules]\n"
@@ -81,12 +82,21 @@ def test_help_shows_defaults_without_importing_pymc():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     heavy, _, text = done.stdout.partition("\n")
-    assert heavy == "[]", done.stdout
-    assert "(default: 0.1)" in text and "(default: 1000)" in text and "(default: lasso)" in text
+    return heavy, text
+
+
+@pytest.mark.parametrize("command, needles", [
+    ("fit", ("(default: 0.1)", "(default: 1000)", "(default: lasso)")),
+    ("path", ("--n-alphas", "(default: 20)", "(default: 1000)", "alpha_1se")),
+])
+def test_help_shows_defaults_without_importing_pymc(command, needles):
+    heavy, text = _help_in_a_fresh_python(command)
+    assert heavy == "[]", text
+    assert all(needle in text for needle in needles), text
     # every option states one default, and None is said in words ("learned", "fresh")
     options = re.split(r"\n  (?=-)", text.split("options:", 1)[1])[2:]   # after -h
     assert options and all(o.count("(default:") == 1 for o in options), options
-    assert "(default: None)" not in text
+    assert "(default: None)" not in " ".join(text.split())  # wrapped lines joined
 
 
 def test_the_command_line_offers_what_the_estimator_accepts():
@@ -116,3 +126,94 @@ def test_the_table_names_its_hdi_probability_and_has_a_legend(capsys):
     out = capsys.readouterr().out
     assert "hdi_90%_low" in out and "hdi_90%_high" in out
     assert "columns: map = the MAP" in out and "the 90% highest-density credible interval" in out
+
+
+# ----------------------------------------------------------------------------- bayesreg path
+
+
+def _path_rows(out):
+    """The table's rows: alpha, elpd_loo text, nonzero count, the mark."""
+    rows = []
+    for line in out.splitlines():
+        parts = line.split()
+        if parts and re.fullmatch(r"[0-9.e+-]+", parts[0]) and "/" in line:
+            nonzero = next(p for p in parts if re.fullmatch(r"\d+/\d+", p))
+            rows.append((float(parts[0]), line, int(nonzero.split("/")[0])))
+    return rows
+
+
+def test_path_map_prints_scikit_learns_lasso_path(capsys):
+    from sklearn.linear_model import lasso_path
+
+    assert main(["path", "--method", "map", "--n-alphas", "6", "--quiet"]) == 0
+    rows = _path_rows(capsys.readouterr().out)
+    X, y = load_diabetes()
+    Xc, yc = (X - X.mean()).to_numpy(), (y - y.mean()).to_numpy()
+    alphas, coefs, _ = lasso_path(Xc, yc, alphas=6, eps=1e-3, tol=1e-12, max_iter=10**6)
+    np.testing.assert_allclose([r[0] for r in rows], alphas, rtol=1e-3)  # printed to 4 digits
+    assert [r[2] for r in rows] == list((np.abs(coefs) > 1e-10).sum(axis=0))
+    assert rows[0][2] == 0 and all(" - " in r[1] for r in rows)  # no LOO for the MAP path
+
+
+def test_path_nuts_marks_best_and_1se_and_saves_the_figure(tmp_path, capsys):
+    from bayesreg import regularization_path
+
+    png = tmp_path / "path.png"
+    argv = ["path", "--n-alphas", "3", "--alpha-min-ratio", "0.01", "--draws", "100", "--tune",
+            "100", "--chains", "2", "--seed", "3", "--plot", str(png)]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    want = regularization_path(*load_diabetes(), n_alphas=3, alpha_min_ratio=0.01, draws=100,
+                               tune=100, chains=2, seed=3)
+    rows = _path_rows(captured.out)
+    assert len(rows) == 3
+    for (alpha, line, _), elpd, se in zip(rows, want.elpd_loo, want.elpd_loo_se):
+        assert f"{elpd:.2f} +- {se:.2f}" in line
+    marked = {alpha: line for alpha, line, _ in rows if "best_alpha" in line or "alpha_1se" in line}
+    best = next(line for line in marked.values() if "best_alpha" in line)
+    one_se = next(line for line in marked.values() if "alpha_1se" in line)
+    assert best.split()[0] == f"{want.best_alpha:.4g}"
+    assert one_se.split()[0] == f"{want.alpha_1se:.4g}"
+    assert "3/3 fits" in captured.err  # the progress line
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["path", "--alphas", "0.1,x", "--method", "map"], "--alphas must be comma-separated"),
+    (["path", "--alphas", "0.1,-1", "--method", "map"], "alphas"),
+    (["path", "--n-alphas", "0", "--method", "map"], "n_alphas"),
+    (["path", "--prior", "lasso", "--method", "exact"], "exact"),
+])
+def test_path_usage_errors_exit_2_with_one_line(argv, needle):
+    done = subprocess.run([sys.executable, "-m", "service.cli", *argv, "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in done.stderr, done.stderr
+
+
+def test_the_path_commands_defaults_are_regularization_paths():
+    import inspect
+
+    from bayesreg import path as core_path
+    from service import cli
+    from service.cli import build_parser
+
+    params = inspect.signature(core_path.regularization_path).parameters
+    parsed = vars(build_parser().parse_args(["path"]))
+    names = ("prior", "l1_ratio", "n_alphas", "alpha_min_ratio", "method", "draws", "tune",
+             "chains", "hdi_prob", "seed")
+    assert {n: parsed[n] for n in names} == {n: params[n].default for n in names}
+    assert parsed["alphas"] is None and params["alphas"].default is None
+    assert set(cli.PATH_PRIORS) == set(core_path.PRIORS)
+
+
+def test_the_readmes_path_table_is_what_the_command_prints(capsys):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text[text.index("`bayesreg path` runs"):]
+    args = re.search(r"On diabetes with `([^`]+)`:\n\n```\n(.*?)```", section, flags=re.S)
+    assert main(["path", *args.group(1).split(), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert args.group(2) in out, out

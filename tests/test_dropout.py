@@ -70,8 +70,10 @@ def test_zero_dropout_mc_equals_deterministic_and_variance_is_noise(sine_data):
     det = m.predict_deterministic(Xt)
     np.testing.assert_allclose(mean, det, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(sd**2, np.full(30, 1 / tau))
-    # the mixture of identical Gaussians is that Gaussian: exact normal quantiles
-    iv = m.predict_interval(Xt, prob=0.9)
+    # the mixture of identical Gaussians is that Gaussian: exact normal quantiles (the former
+    # central interval, under the deprecated prob=)
+    with pytest.warns(FutureWarning, match=r"predict_interval\(prob=\) is deprecated"):
+        iv = m.predict_interval(Xt, prob=0.9)
     half = norm.ppf(0.95) / math.sqrt(tau)
     np.testing.assert_allclose(iv.obs_low, det - half, atol=1e-8)
     np.testing.assert_allclose(iv.obs_high, det + half, atol=1e-8)
@@ -135,7 +137,8 @@ def test_interval_and_loglik_are_the_mixture_closed_forms(small_fit, sine_data):
     Xt, yt = X[:15], y[:15]
     s = m.sample_predictions(Xt)
     sd = 1 / math.sqrt(m.tau)
-    iv = m.predict_interval(Xt, prob=0.8)
+    with pytest.warns(FutureWarning, match="central intervals"):  # the former interval
+        iv = m.predict_interval(Xt, prob=0.8)
     # mixture CDF at the bounds is exactly 0.1 and 0.9
     cdf = lambda x: ndtr((x[None, :] - s) / sd).mean(0)  # noqa: E731
     np.testing.assert_allclose(cdf(iv.obs_low), 0.1, atol=1e-8)
@@ -259,16 +262,18 @@ def test_bad_data_raise():
         m.fit(X[:, 0], y)
     Xn = X.copy()
     Xn[0, 0] = np.nan
-    with pytest.raises(ValueError, match="X: contains NaN"):
+    with pytest.raises(ValueError, match=r"X\[0\]\[0\]: must be a finite number; got NaN"):
         m.fit(Xn, y)
-    with pytest.raises(ValueError, match=r"y: contains inf at y\[0\]"):
+    with pytest.raises(ValueError, match=r"y\[0\]: must be a finite number; got inf"):
         m.fit(X, np.r_[np.inf, y[1:]])
     with pytest.raises(ValueError, match="y: has 9 samples but X has 10"):
         m.fit(X, y[:9])
     m.fit(X, y)
     with pytest.raises(ValueError, match="X has 3 features"):
         m.predict(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="prob"):
+    with pytest.raises(ValueError, match=r"hdi_prob: must be in the range \(0.0, 1.0\); got 1.5"):
+        m.predict_interval(X, hdi_prob=1.5)
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match="prob"):
         m.predict_interval(X, prob=1.5)
     with pytest.raises(ValueError, match="n_samples"):
         m.sample_predictions(X, n_samples=0)
@@ -352,7 +357,7 @@ def test_save_load_round_trip_gives_identical_numbers(sine_data, tmp_path, kwarg
     np.testing.assert_array_equal(back.predict(Xt), est.predict(Xt))
     for a, b in zip(back.predict(Xt, return_std=True), est.predict(Xt, return_std=True)):
         np.testing.assert_array_equal(a, b)
-    for a, b in zip(back.predict_interval(Xt, prob=0.8), est.predict_interval(Xt, prob=0.8)):
+    for a, b in zip(back.predict_interval(Xt, 0.8), est.predict_interval(Xt, hdi_prob=0.8)):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(back.predict_deterministic(Xt), est.predict_deterministic(Xt))
     assert back.log_likelihood(X, y) == est.log_likelihood(X, y)
@@ -393,19 +398,22 @@ def test_progress_callback_reports_every_epoch_and_changes_nothing(sine_data):
 
 # ---------------------------------------------------------------- one interval, one result
 def test_predict_interval_is_the_estimators_interval(small_fit, sine_data):
-    """The same class as BayesianRegression's: the mean function's band is the central
-    quantiles of the T passes, the observation's band the mixture's (checked above)."""
+    """The same class as BayesianRegression's, and the same kind of interval: the mean
+    function's band is ArviZ's HDI of the T passes, the observation's band ArviZ's HDI of the
+    same passes plus one noise draw each (the tests at the end check the rest)."""
+    import arviz as az
+
     from bayesreg.estimator import PredictiveInterval
 
     X, _ = sine_data
-    iv = small_fit.predict_interval(X[:12], prob=0.8)
+    iv = small_fit.predict_interval(X[:12], hdi_prob=0.8)
     assert isinstance(iv, PredictiveInterval) and iv._fields == PredictiveInterval._fields
-    s = small_fit.sample_predictions(X[:12])
-    lo, hi = np.quantile(s, [0.1, 0.9], axis=0)
-    np.testing.assert_allclose(iv.mean_low, lo, rtol=1e-12)
-    np.testing.assert_allclose(iv.mean_high, hi, rtol=1e-12)
+    mean_hdi = az.hdi(small_fit.sample_predictions(X[:12])[None], hdi_prob=0.8)
+    obs_hdi = az.hdi(small_fit.sample_predictions(X[:12], noise=True)[None], hdi_prob=0.8)
+    np.testing.assert_array_equal(np.c_[iv.mean_low, iv.mean_high], mean_hdi)
+    np.testing.assert_array_equal(np.c_[iv.obs_low, iv.obs_high], obs_hdi)
     assert iv.to_dict() == {k: np.asarray(v).tolist() for k, v in zip(iv._fields, iv)}
-    summary = small_fit.predict_summary(X[:12], prob=0.8)
+    summary = small_fit.predict_summary(X[:12], hdi_prob=0.8)
     for field in iv._fields:
         np.testing.assert_array_equal(getattr(summary, field), getattr(iv, field))
 
@@ -482,3 +490,77 @@ def test_loads_a_version_1_file(small_fit, sine_data, tmp_path):
     assert back.seed == 1 and back.random_state is None
     assert not hasattr(back, "result_")
     np.testing.assert_array_equal(back.predict(X[:8]), small_fit.predict(X[:8]))
+
+
+# ---------------------------------------------------------------- HDIs, one name for the mass
+@pytest.mark.parametrize("T", [1, 2, 3, 10, 401])
+@pytest.mark.parametrize("prob", [0.05, 0.5, 0.8, 0.95])
+def test_hdi_is_arviz_hdi_column_by_column(T, prob):
+    """The vectorized HDI is ArviZ's estimator, to the bit, on skewed and bimodal columns."""
+    import arviz as az
+
+    from bayesreg.dropout.layers import hdi
+
+    rng = np.random.default_rng(T)
+    samples = np.c_[rng.gamma(1.5, size=T), rng.normal(size=T) + 4 * (rng.random(T) < 0.3),
+                    rng.integers(0, 3, size=T).astype(float)]          # ties too
+    low, high = hdi(samples, prob)
+    want = np.array([az.hdi(samples[:, j], hdi_prob=prob) for j in range(samples.shape[1])])
+    np.testing.assert_array_equal(np.c_[low, high], want)
+
+
+def _same_count_central(samples, prob):
+    """The central interval holding as many sorted values as the HDI does: one of the
+    intervals the HDI is the shortest of."""
+    ordered = np.sort(samples, axis=0)
+    T = ordered.shape[0]
+    k = int(np.floor(prob * T))
+    start = (T - 1 - k) // 2
+    return ordered[start], ordered[start + k]
+
+
+def test_hdis_are_no_wider_than_central_intervals_and_hold_their_mass(small_fit, sine_data):
+    """On the same passes, each HDI is no wider than the central interval of the same mass;
+    the observation band holds hdi_prob of the exact predictive mixture (within the Monte
+    Carlo error of T draws), and the noise added to the passes is N(0, 1/tau)."""
+    from scipy.stats import kstest
+
+    X, _ = sine_data
+    Xt, prob = X[:40], 0.9
+    iv = small_fit.predict_interval(Xt, hdi_prob=prob)
+    passes = small_fit.sample_predictions(Xt)
+    noisy = small_fit.sample_predictions(Xt, noise=True)
+    for (low, high), samples in (((iv.mean_low, iv.mean_high), passes),
+                                 ((iv.obs_low, iv.obs_high), noisy)):
+        c_low, c_high = _same_count_central(samples, prob)
+        assert np.all(high - low <= c_high - c_low)
+    sd = 1 / math.sqrt(small_fit.tau_)
+    assert kstest(((noisy - passes) / sd).ravel(), "norm").pvalue > 1e-3
+    cdf = lambda x: norm.cdf((x[None, :] - passes) / sd).mean(0)  # noqa: E731  exact mixture
+    mass = cdf(iv.obs_high) - cdf(iv.obs_low)
+    T = passes.shape[0]
+    assert np.all(np.abs(mass - prob) < 4 * math.sqrt(prob * (1 - prob) / T) + 1 / T)
+    np.testing.assert_allclose(iv.mean, small_fit.predict(Xt))
+
+
+def test_prob_is_a_deprecated_alias_that_keeps_the_central_numbers(small_fit, sine_data):
+    X, _ = sine_data
+    Xt = X[:10]
+    with pytest.warns(FutureWarning, match=r"predict_interval\(prob=\) is deprecated"):
+        old = small_fit.predict_interval(Xt, prob=0.8)
+    with pytest.warns(FutureWarning, match=r"predict_summary\(prob=\) is deprecated"):
+        old_summary = small_fit.predict_summary(Xt, prob=0.8)
+    passes = small_fit.sample_predictions(Xt)
+    np.testing.assert_allclose(np.c_[old.mean_low, old.mean_high],
+                               np.quantile(passes, [0.1, 0.9], axis=0).T, rtol=1e-12)
+    sd = 1 / math.sqrt(small_fit.tau_)
+    np.testing.assert_allclose(norm.cdf((old.obs_low[None, :] - passes) / sd).mean(0), 0.1,
+                               atol=1e-8)
+    for field in old._fields:
+        np.testing.assert_array_equal(getattr(old_summary, field), getattr(old, field))
+    new = small_fit.predict_interval(Xt)                  # the default: HDIs at 0.95
+    np.testing.assert_array_equal(new.obs_low, small_fit.predict_interval(Xt, 0.95).obs_low)
+    assert not np.array_equal(new.mean_low, old.mean_low)
+    with pytest.raises(InputError, match="not both") as err:
+        small_fit.predict_interval(Xt, hdi_prob=0.8, prob=0.8)
+    assert err.value.field == "prob"

@@ -22,9 +22,9 @@ def nets():
 
 def test_predict_summary_is_predict_and_predict_interval_in_one(nets):
     (net, _), X = nets
-    s = net.predict_summary(X[:9], prob=0.8)
+    s = net.predict_summary(X[:9], hdi_prob=0.8)
     mean, sd = net.predict(X[:9], return_std=True)
-    interval = net.predict_interval(X[:9], prob=0.8)
+    interval = net.predict_interval(X[:9], hdi_prob=0.8)
     for got, want in ((s.mean, mean), (s.sd, sd), (s.mean_low, interval.mean_low),
                       (s.mean_high, interval.mean_high), (s.obs_low, interval.obs_low),
                       (s.obs_high, interval.obs_high), (interval.mean, mean)):

@@ -223,24 +223,6 @@ def test_standardize_exact_and_nuts_agree_with_closed_form(ridge_data):
     np.testing.assert_allclose(nuts["sd"].values[:5], sd, rtol=0.06)
 
 
-def test_exact_flat_prior_is_the_classical_t_interval(rng):
-    """alpha = 0, Jeffreys sigma: coefficients are t with n - 1 - p degrees of freedom (OLS)."""
-    n, p = 30, 3
-    X = rng.standard_normal((n, p))
-    y = X @ [1.0, -0.5, 0.2] + 0.8 * rng.standard_normal(n)
-    s = BayesianRegression(prior="ridge", alpha=0.0, hdi_prob=0.95, method="exact").fit(X, y).summary()
-    Xc, yc = X - X.mean(0), y - y.mean()
-    w = np.linalg.solve(Xc.T @ Xc, Xc.T @ yc)
-    dof = n - 1 - p
-    se = np.sqrt(np.sum((yc - Xc @ w) ** 2) / dof * np.diag(np.linalg.inv(Xc.T @ Xc)))
-    lo, hi = stats.t(dof, w, se).interval(0.95)
-    np.testing.assert_allclose(s["hdi_low"].values[:p], lo, rtol=1e-9)
-    np.testing.assert_allclose(s["hdi_high"].values[:p], hi, rtol=1e-9)
-    with pytest.raises(ValueError, match="improper"):
-        BayesianRegression(prior="ridge", alpha=0.0, method="exact").fit(
-            [[1, 1], [2, 2], [3, 3]], [1, 2, 3])
-
-
 def test_load_keeps_feature_names_numpy_params_and_closed_form(tmp_path, ridge_data):
     import pandas as pd
 
@@ -312,3 +294,59 @@ def test_deprecated_names_still_work_and_warn(diabetes):
     assert result(old) == result(new)
     with pytest.warns(FutureWarning), pytest.raises(ValueError, match="give only seed"):
         BayesianRegression(seed=1, random_seed=2).fit(X, y)
+
+
+def _as_older_file(path, est, older):
+    """``est`` saved as before the summary was dropped from model.nc: the table (in the JSON
+    split form that save wrote) beside the params and state in the attrs."""
+    import json
+
+    import pandas as pd
+
+    s = est.summary()
+    with az.rc_context({"data.load": "eager"}):
+        idata = az.from_netcdf(str(path))
+    meta = json.loads(idata.posterior.attrs["bayesreg"])
+    assert "summary" not in meta                                    # stored once: no table
+    meta["summary"] = {"index": list(s.index), "columns": list(s.columns),
+                       "data": [[v.item() if hasattr(v, "item") else v for v in row]
+                                for row in s.itertuples(index=False)]}
+    idata.posterior.attrs["bayesreg"] = json.dumps(meta)
+    idata.to_netcdf(str(older))
+    split = meta["summary"]
+    return pd.DataFrame(split["data"], index=split["index"], columns=split["columns"])
+
+
+@pytest.mark.parametrize("kw", [
+    {"prior": "ridge", "alpha": 0.2, "method": "exact", "seed": 4},
+    {"prior": "lasso", "alpha": 0.1, "learn_alpha": True, "draws": 150, "tune": 150,
+     "chains": 2, "seed": 3},
+    {"prior": "elastic_net", "alpha": 0.1, "sigma": 1.3, "draws": 150, "tune": 150,
+     "chains": 2, "seed": 5},                                  # a constant sigma: NaN r_hat
+])
+def test_load_recomputes_the_summary_exactly_and_reads_older_files(tmp_path, ridge_data, kw,
+                                                                   monkeypatch):
+    """model.nc no longer stores the summary table (SQLite has the result): load recomputes
+    it, on first use, from the draws (or the exact posterior) and the MAP, and that equals, to
+    the bit, the table of the fit and the table an older file stores."""
+    import pandas as pd
+
+    from bayesreg import diagnostics
+
+    X, y = ridge_data
+    est = BayesianRegression(**kw).fit(X, y)
+    est.save(tmp_path / "m.nc")
+    calls = []
+    summarize = diagnostics.summarize
+    monkeypatch.setattr(diagnostics, "summarize", lambda *a: calls.append(1) or summarize(*a))
+    back = BayesianRegression.load(tmp_path / "m.nc")
+    back.predict_interval(X[:3])
+    assert calls == []                                   # a prediction needs only the draws
+    pd.testing.assert_frame_equal(back.summary(), est.summary(), check_exact=True)
+    back.summary()
+    assert calls == [1]                                  # computed once
+    assert back.to_dict() == est.to_dict()
+    stored = _as_older_file(tmp_path / "m.nc", est, tmp_path / "older.nc")
+    old = BayesianRegression.load(tmp_path / "older.nc")
+    pd.testing.assert_frame_equal(old.summary(), stored, check_exact=True, check_dtype=False)
+    assert old.to_dict() == est.to_dict()

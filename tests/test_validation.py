@@ -27,7 +27,8 @@ y = np.arange(10.0)
     ({"fit_intercept": "yes"}, "fit_intercept", "boolean"),
     ({"alpha": "0.1"}, "alpha", "real number"),
     ({"alpha": True}, "alpha", "real number"),
-    ({"alpha": float("nan")}, "alpha", "finite"),
+    ({"alpha": float("nan")}, "alpha", "must be a finite number; got nan"),
+    ({"alpha": 10**400}, "alpha", "an integer too large for float64"),  # was an OverflowError
     ({"sampler": "stan"}, "sampler", "stan"),
     ({"method": "vi"}, "method", "'exact', 'map', 'nuts'"),
 ])
@@ -52,8 +53,11 @@ def test_exact_needs_ridge_and_learn_alpha_needs_nuts():
 
 @pytest.mark.parametrize("Xb,yb,field,fragment", [
     (X[:9], y, "y", "10 samples but X has 9"),
-    (np.where(np.eye(10, 2) == 1, np.nan, X), y, "X", "NaN at X[0][0]"),
-    (X, np.r_[y[:-1], np.inf], "y", "inf at y[9]"),
+    (np.where(np.eye(10, 2) == 1, np.nan, X), y, "X[0][0]",
+     "X[0][0]: must be a finite number; got NaN (2 non-finite value(s) in X in all)"),
+    (X, np.r_[y[:-1], np.inf], "y[9]", "y[9]: must be a finite number; got inf"),
+    (X.tolist()[:5] + [[1.0]] + X.tolist()[6:], y, "X[5]",
+     "X[5]: must have 2 values like row 0 (X must be rectangular); got 1"),
     (np.array([["1", "a"]] * 10), y, "X", "only numbers"),
     (np.empty((0, 2)), np.empty(0), "X", "empty"),
     (np.arange(10.0), y, "X", "1-D"),
@@ -69,8 +73,12 @@ def test_bad_data(Xb, yb, field, fragment):
 
 
 def test_feature_names_must_match_width():
-    with pytest.raises(InputError, match="feature_names.*3 names but X has 2"):
+    with pytest.raises(InputError, match=r"feature_names: must have one name per column of X "
+                                         r"\(2\); got 3 names"):
         BayesianRegression(method="map").fit(X, y, feature_names=["a", "b", "c"])
+    with pytest.raises(InputError, match=r"unique; got 'a' as both feature_names\[0\] and "
+                                         r"feature_names\[1\]"):
+        BayesianRegression(method="map").fit(X, y, feature_names=["a", "a"])
 
 
 def test_predict_checks_width():

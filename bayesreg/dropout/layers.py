@@ -14,7 +14,7 @@ from scipy.special import ndtr, ndtri
 
 from .._validation import InputError
 
-__all__ = ["inverted_dropout", "mixture_normal_quantile", "network", "sample_passes"]
+__all__ = ["hdi", "inverted_dropout", "mixture_normal_quantile", "network", "sample_passes"]
 
 # Upper bound on the number of floats in the widest (T_chunk * n, width)
 # activation matrix of one forward pass over a chunk of MC passes: ~8 MB
@@ -111,6 +111,23 @@ def mixture_normal_quantile(means, sd, q, tol=1e-10, max_iter=200):
         if done.any():  # converged columns drop out: cost follows each column's own count
             active, m = active[~done], m[:, ~done]
     return x
+
+
+def hdi(samples, prob):
+    r"""Highest-density intervals ``(low, high)`` of the columns of ``samples`` (shape (T, n)).
+
+    For each column, the shortest interval between two of its sorted values that holds
+    :math:`k = \lfloor \text{prob}\, T\rfloor + 1` of them (the first such, in ascending
+    order): ArviZ's ``az.hdi`` estimator, vectorized over the columns (``az.hdi`` loops over
+    them in Python). For a unimodal distribution it estimates the HDI; for a multimodal one,
+    the shortest single interval of that mass.
+    """
+    ordered = np.sort(samples, axis=0)
+    T = ordered.shape[0]
+    k = int(np.floor(prob * T))
+    start = np.argmin(ordered[k:] - ordered[:T - k], axis=0)
+    columns = np.arange(ordered.shape[1])
+    return ordered[start, columns], ordered[start + k, columns]
 
 
 def network(h, coefs, intercepts, p, rng=None):

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import InputError, Range, check_param, check_X, check_Xy
-from .layers import mixture_normal_quantile, network, sample_passes
+from .layers import hdi, mixture_normal_quantile, network, sample_passes
 from .result import DropoutResult, PredictiveSummary
 from .training import glorot_init, train
 
@@ -65,6 +65,20 @@ def _check_hidden(hidden):
             raise InputError("hidden", f"hidden must be a tuple of positive ints, got {hidden!r}",
                              prefix=False)
     return tuple(int(h) for h in hidden_t)
+
+
+def _interval_mass(hdi_prob, prob, method):
+    """``(mass, central)``: ``hdi_prob`` (default 0.95) for HDIs, or the deprecated ``prob``
+    (a FutureWarning at the caller's caller) for the former central intervals."""
+    if prob is None:
+        return _check_real("hdi_prob", 0.95 if hdi_prob is None else hdi_prob, 0.0, 1.0,
+                           low_open=True, high_open=True), False
+    if hdi_prob is not None:
+        raise InputError("prob", "give hdi_prob, or the deprecated prob, not both")
+    warnings.warn(f"{method}(prob=) is deprecated and will be removed; it gives the former "
+                  f"central intervals: use hdi_prob= for highest-density intervals",
+                  FutureWarning, stacklevel=3)
+    return _check_real("prob", prob, 0.0, 1.0, low_open=True, high_open=True), True
 
 
 def _standardization(X, y, standardize):
@@ -436,22 +450,32 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         """
         Xs = self._prep_X(X)
         T = _check_int("n_samples", self.mc_samples if n_samples is None else n_samples, 1)
-        if seed is None:
-            seed = self._pred_seed
-        else:
-            seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
+        seed = self._mask_seed(seed)
         rows = max(1, _MAX_BLOCK_PASSES // T)
         for b, start in enumerate(range(0, Xs.shape[0], rows)):
             sl = slice(start, min(start + rows, Xs.shape[0]))
             bseed = seed if b == 0 else int(np.random.SeedSequence([seed, b]).generate_state(1)[0])
             yield sl, self._sample_rows(Xs[sl], T, bseed)
 
+    def _mask_seed(self, seed):
+        """The seed of the masks: the one fixed at ``fit`` for None, else one derived from
+        ``seed``."""
+        if seed is None:
+            return self._pred_seed
+        return int(np.random.SeedSequence(seed).generate_state(1)[0])
+
+    def _noise(self, mask_seed, block, shape):
+        """One draw of the observation noise N(0, 1/tau) per pass, for row block ``block``:
+        its own stream, seeded apart from the masks' (``[mask_seed, block, 1]``)."""
+        rng = np.random.default_rng([mask_seed, block, 1])
+        return rng.standard_normal(shape) / math.sqrt(self.tau_)
+
     def _sample_rows(self, Xs, T, seed):
         """(T, rows) passes on the original scale of y for standardized rows ``Xs``."""
         passes = sample_passes(Xs, T, seed, self.coefs_, self.intercepts_, self.dropout_)
         return passes * self.y_scale_ + self.y_mean_
 
-    def sample_predictions(self, X, n_samples=None, seed=None, random_state=None):
+    def sample_predictions(self, X, n_samples=None, seed=None, random_state=None, noise=False):
         r"""Draw ``n_samples`` stochastic forward passes :math:`\hat y_t(x_i)`.
 
         All passes are computed as batched tensor operations (masks of shape
@@ -469,18 +493,25 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
             repeated calls return identical draws.
         random_state : deprecated
             Former name of ``seed``.
+        noise : bool, default False
+            Add to each pass one draw of the observation noise
+            :math:`\varepsilon_t \sim \mathcal N(0, \tau^{-1})`: draws from the predictive
+            mixture of a new observation, the draws whose HDI is the observation band of
+            :meth:`predict_interval`.
 
         Returns
         -------
         ndarray of shape (n_samples, n)
-            Passes on the original scale of y (without the ``1/tau`` noise).
+            Passes on the original scale of y (with ``noise``, plus the noise).
         """
         if random_state is not None:
             warnings.warn("sample_predictions(random_state=) is deprecated and will be removed; "
                           "use seed=", FutureWarning, stacklevel=2)
             seed = random_state if seed is None else seed
-        parts = list(self._blocks(X, n_samples, seed))
-        return np.concatenate([s for _, s in parts], axis=1)
+        mask_seed = self._mask_seed(seed)
+        parts = [s + self._noise(mask_seed, b, s.shape) if noise else s
+                 for b, (_, s) in enumerate(self._blocks(X, n_samples, seed))]
+        return np.concatenate(parts, axis=1)
 
     def predict(self, X, return_std=False):
         r"""MC-dropout predictive mean (and sd) on the original scale of y.
@@ -514,34 +545,41 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         out = network(self._prep_X(X), self.coefs_, self.intercepts_, self.dropout_)
         return np.asarray(out, dtype=np.float64) * self.y_scale_ + self.y_mean_
 
-    def predict_interval(self, X, prob=0.95):
-        r"""Central ``prob`` intervals of the network's mean function and of a new observation.
+    def predict_interval(self, X, hdi_prob=None, *, prob=None):
+        r"""HDIs of the network's mean function and of a new observation, at mass ``hdi_prob``.
 
         Returns the :class:`~bayesreg.PredictiveInterval` of
-        :meth:`BayesianRegression.predict_interval <bayesreg.BayesianRegression.predict_interval>`
-        (the same fields and ``to_dict()``), with *central* (equal-tailed) intervals where
-        that one has highest-density intervals, hence ``prob`` rather than ``hdi_prob``: the
-        mixture below is skewed or multimodal wherever the passes are, and its central
-        interval is then not its HDI. With :math:`a = (1 - \text{prob})/2`:
+        :meth:`BayesianRegression.predict_interval <bayesreg.BayesianRegression.predict_interval>`,
+        the same fields, the same kind of interval and the same name for its mass:
 
         * ``mean``: the MC predictive mean, as :meth:`predict`;
-        * ``mean_low``, ``mean_high``: the :math:`a` and :math:`1-a` quantiles of the
-          ``T`` passes :math:`\hat y_t(x)` (NumPy's linear interpolation), the
-          epistemic spread of the network's mean function;
-        * ``obs_low``, ``obs_high``: the exact :math:`a` and :math:`1-a` quantiles of the
-          predictive mixture :math:`\frac1T\sum_t\mathcal N(\hat y_t(x), \tau^{-1})`
-          (:func:`mixture_normal_quantile`), not a Gaussian approximation.
+        * ``mean_low``, ``mean_high``: the HDI of the ``T`` passes :math:`\hat y_t(x)`
+          (the shortest interval holding :math:`\lfloor \text{hdi\_prob}\,T\rfloor + 1`
+          of them, as ``az.hdi``), the epistemic spread of the network's mean function;
+        * ``obs_low``, ``obs_high``: the HDI of the predictive mixture
+          :math:`\frac1T\sum_t\mathcal N(\hat y_t(x), \tau^{-1})`, from one noise draw per
+          pass (:meth:`sample_predictions` with ``noise=True``), as BayesianRegression draws
+          one noise per posterior draw. The mixture is skewed or multimodal wherever the
+          passes are, and its HDI is then shorter than its central interval.
 
-        ``lower`` and ``upper`` remain as deprecated aliases of ``obs_low`` and
-        ``obs_high`` (the former fields of this method's result; a ``FutureWarning``), on
-        a subclass of :class:`~bayesreg.PredictiveInterval` that adds only them.
+        ``hdi_prob`` defaults to 0.95. ``prob`` is deprecated (a ``FutureWarning``): it
+        returns the *central* intervals this method returned before, the same numbers (the
+        quantiles of the passes, and the exact quantiles of the mixture,
+        :func:`mixture_normal_quantile`). ``lower`` and ``upper`` remain as deprecated
+        aliases of ``obs_low`` and ``obs_high`` (a ``FutureWarning``), on a subclass of
+        :class:`~bayesreg.PredictiveInterval` that adds only them.
         """
-        s = self.predict_summary(X, prob)
+        mass, central = _interval_mass(hdi_prob, prob, "predict_interval")
+        s = self._summary(X, mass, central)
         return _interval_class()(s.mean, s.mean_low, s.mean_high, s.obs_low, s.obs_high)
 
-    def predict_summary(self, X, prob=0.95):
-        r"""Mean, sd and the central ``prob`` intervals of the MC predictive, from one set of
-        passes.
+    def predict_summary(self, X, hdi_prob=None, *, central=False, prob=None):
+        r"""Mean, sd and the intervals of :meth:`predict_interval` (HDIs at ``hdi_prob``, or
+        with the deprecated ``prob`` the former central intervals), from one set of passes.
+
+        ``central=True`` gives the former central (equal-tailed) intervals at mass
+        ``hdi_prob`` without a warning: for a front end that keeps a deprecated field of its
+        own (the HTTP service's ``prob``) and reports the deprecation itself.
 
         The same numbers as :meth:`predict` with ``return_std=True`` and
         :meth:`predict_interval` (they see the same draws), for the cost of
@@ -553,13 +591,21 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         PredictiveSummary
             Named tuple of arrays ``(mean, sd, mean_low, mean_high, obs_low, obs_high)``.
         """
-        prob = _check_real("prob", prob, 0.0, 1.0, low_open=True, high_open=True)
+        mass, was_central = _interval_mass(hdi_prob, prob, "predict_summary")
+        return self._summary(X, mass, check_param("central", central, kind="bool") or was_central)
+
+    def _summary(self, X, mass, central):
         noise = 1.0 / math.sqrt(self.tau_)
-        a = 0.5 * (1.0 - prob)
-        parts = [(s.mean(axis=0), np.sqrt(1.0 / self.tau_ + s.var(axis=0)),
-                  *np.quantile(s, [a, 1.0 - a], axis=0),
-                  mixture_normal_quantile(s, noise, a), mixture_normal_quantile(s, noise, 1.0 - a))
-                 for _, s in self._blocks(X)]
+        a = 0.5 * (1.0 - mass)
+        parts = []
+        for b, (_, s) in enumerate(self._blocks(X)):
+            if central:
+                bands = (*np.quantile(s, [a, 1.0 - a], axis=0),
+                         mixture_normal_quantile(s, noise, a),
+                         mixture_normal_quantile(s, noise, 1.0 - a))
+            else:
+                bands = (*hdi(s, mass), *hdi(s + self._noise(self._pred_seed, b, s.shape), mass))
+            parts.append((s.mean(axis=0), np.sqrt(1.0 / self.tau_ + s.var(axis=0)), *bands))
         return PredictiveSummary(*(np.concatenate(c) for c in zip(*parts)))
 
     def _log_density(self, s, y):

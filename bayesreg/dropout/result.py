@@ -72,8 +72,9 @@ class PredictiveSummary(NamedTuple):
     """MC-dropout predictive summaries of one set of passes, arrays of shape ``(n,)``.
 
     ``mean`` and ``sd`` as :meth:`~MCDropoutRegressor.predict` with ``return_std=True``; the
-    other four as the fields of :meth:`~MCDropoutRegressor.predict_interval` (central
-    intervals of the network's mean function and of a new observation). ``lower`` and
+    other four as the fields of :meth:`~MCDropoutRegressor.predict_interval` (HDIs of the
+    network's mean function and of a new observation; with the deprecated ``prob=``, central
+    intervals). ``lower`` and
     ``upper`` are deprecated aliases of ``obs_low`` and ``obs_high``.
     """
 

@@ -164,7 +164,8 @@ assert dist_to_final[-1] < 1e-9 and dist_to_final[0] > 3 * dist_to_final[len(Ts)
 # ## 3. MC-dropout bands beside the full posterior
 #
 # MC dropout's predictive is the mixture $\frac1T\sum_t N(\hat y_t(x), \tau^{-1})$;
-# `predict_interval` returns its exact central 95% interval. Beside it, the Bayesian linear model
+# `predict_interval` returns its 95% HDI (the HDI of the passes, each with one noise draw), as
+# `BayesianRegression` does. Beside it, the Bayesian linear model
 # on 15 Gaussian radial basis functions (centres from -3.5 to 3.5, width 0.7) with a ridge prior
 # and unknown noise, `BayesianRegression(prior="ridge", method="exact")`: the closed-form
 # posterior, and its 95% HDI of a new observation. The settings are those of the project's
@@ -183,7 +184,7 @@ def rbf(x, centres=np.linspace(-3.5, 3.5, 15), ls=0.7):
 blr = BayesianRegression(prior="ridge", alpha=1e-3, method="exact", hdi_prob=0.95,
                          seed=3).fit(rbf(x_train), y_train)
 band_b = blr.predict_interval(rbf(grid))
-band_d = net.predict_interval(grid[:, None], prob=0.95)
+band_d = net.predict_interval(grid[:, None], hdi_prob=0.95)
 
 fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), sharey=True)
 for ax, (name, lo, hi, mean), color in zip(axes, (

@@ -143,6 +143,14 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture()
+def bare(tmp_path):
+    """An app of its own (no pool), so a test may add a route."""
+    from service import create_app
+
+    return create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "START_POOL": False})
+
+
 class Reply:
     def __init__(self, status, headers, content):
         self.status, self.headers, self.content = status, headers, content

@@ -203,7 +203,7 @@ def test_bad_data_is_refused_before_sending(api):
     assert err.value.status == 422 and err.value.errors[0]["field"] == "hdi_prob"
     bad = X.copy()
     bad[3, 1] = np.nan
-    with pytest.raises(InputError, match=r"NaN at X\[3\]\[1\]"):
+    with pytest.raises(InputError, match=r"X\[3\]\[1\]: must be a finite number; got NaN"):
         api.fit(bad, y, method="map")
     with pytest.raises(InputError, match="go together"):
         api.fit(X, method="map")
@@ -275,10 +275,42 @@ def test_dropout_fit_is_the_estimator(api):
     np.testing.assert_allclose(fit.predict(Xt), est.predict(Xt), **TIGHT)
     mean, sd = fit.predict(Xt, return_std=True)
     np.testing.assert_allclose(sd, est.predict(Xt, return_std=True)[1], **TIGHT)
-    _same_interval(fit.predict_interval(Xt, prob=0.8), est.predict_interval(Xt, prob=0.8))
+    _same_interval(fit.predict_interval(Xt, hdi_prob=0.8), est.predict_interval(Xt, 0.8))
+    with pytest.warns(FutureWarning, match=r"predict_interval\(prob=\)"):
+        old, want = fit.predict_interval(Xt, prob=0.8), est.predict_interval(Xt, prob=0.8)
+    _same_interval(old, want)
     np.testing.assert_allclose(fit.predict_deterministic(Xt), est.predict_deterministic(Xt),
                                **TIGHT)
     assert fit.result["train_rmse"] > 0
     fit.delete()
     with pytest.raises(APIError):
         api.get_dropout(fit.id)
+
+
+# ---------------------------------------------------------------------- regularization paths
+def test_a_path_answers_like_the_cores_regularization_path(api):
+    from bayesreg import regularization_path
+    from bayesreg.client import Path
+
+    X, y = _synthetic(n=50, p=3, seed=7)
+    options = {"prior": "lasso", "n_alphas": 3, "alpha_min_ratio": 0.01, "draws": 150,
+               "tune": 150, "chains": 2, "seed": 4}
+    seen = []
+    path = api.path(X, y, progress=lambda done, total: seen.append((done, total)), **options)
+    assert isinstance(path, Path) and path.status == "succeeded"
+    assert seen[-1] == (3, 3) and path.progress == {"fits_done": 3, "fits_total": 3}
+    want = regularization_path(X, y, **options)
+    assert path.best_alpha == want.best_alpha and path.alpha_1se == want.alpha_1se
+    np.testing.assert_allclose(path.alphas, want.alphas, **TIGHT)
+    np.testing.assert_allclose(path.coef_map, want.coef_map, **TIGHT)
+    np.testing.assert_allclose(path.elpd_loo, want.elpd_loo, **TIGHT)
+    np.testing.assert_allclose(path.elpd_loo_se, want.elpd_loo_se, **TIGHT)
+    _same_frame(path.summary(), want.summary())
+    assert path.to_dict()["settings"]["seed"] == 4 and set(path.to_dict()) == set(want.to_dict())
+    assert len(path.plot().axes) == 3
+    assert api.get_path(path.id).best_alpha == want.best_alpha
+    assert path.id in {p.id for p in api.paths()}
+    path.delete()
+    with pytest.raises(APIError) as err:
+        api.get_path(path.id)
+    assert err.value.status == 404

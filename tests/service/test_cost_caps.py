@@ -116,13 +116,13 @@ def test_dropout_predict_cost_cap_and_one_set_of_passes(app, monkeypatch):
              f"4 x 40 x (24 + 50 x 9 + 4000) = {4 * 40 * (24 + 450 + 4000)}")
     assert calls == []
 
-    ok = client.post(path, json={"X": X[:3].tolist(), "prob": 0.8})
+    ok = client.post(path, json={"X": X[:3].tolist(), "hdi_prob": 0.8})
     assert ok.status_code == 200, ok.get_data(as_text=True)
     assert len(calls) == 1  # mean, sd and interval from one set of passes
     out = ok.get_json()
     est = jobs.load_dropout(app.extensions["bayesreg.store"], fit_id)
     mean, sd = est.predict(X[:3], return_std=True)
-    interval = est.predict_interval(X[:3], prob=0.8)
+    interval = est.predict_interval(X[:3], hdi_prob=0.8)
     # obs_low / obs_high: the interval's names since the dropout rework (lower / upper before)
     low, high = ((interval.obs_low, interval.obs_high) if hasattr(type(interval), "obs_low")
                  else (interval.lower, interval.upper))

@@ -81,24 +81,38 @@ def test_lifecycle_predicts_what_the_estimator_predicts(http):
     assert {k: res[k] for k in set(res) - floats} == {k: want[k] for k in set(want) - floats}
 
     Xt = X[:5] + 0.25
-    pred = http("POST", f"/v1/dropout/fits/{fit['id']}/predict", json={"X": Xt.tolist(), "prob": 0.8})
+    url = f"/v1/dropout/fits/{fit['id']}/predict"
+    pred = http("POST", url, json={"X": Xt.tolist(), "hdi_prob": 0.8})
     assert pred.status == 200, pred.content
     out = pred.json
     _PRED.validate(out)
     mean, sd = est.predict(Xt, return_std=True)
-    interval = est.predict_interval(Xt, prob=0.8)
-    expected = {"mean": mean, "sd": sd, **interval._asdict(),
-                # lower and upper: obs_low and obs_high under their former names
-                "lower": interval.obs_low, "upper": interval.obs_high,
-                "deterministic": est.predict_deterministic(Xt)}
+    interval = est.predict_interval(Xt, hdi_prob=0.8)
+    expected = {"mean": mean, "sd": sd, **interval._asdict()}
+    assert set(out["posterior"]) == set(expected)
     for key, want in expected.items():
-        np.testing.assert_allclose(out[key], want, rtol=0, atol=1e-10, err_msg=key)
-    assert out["prob"] == 0.8 and out["mc_samples"] == 40
+        np.testing.assert_allclose(out["posterior"][key], want, rtol=0, atol=1e-10, err_msg=key)
+    np.testing.assert_allclose(out["deterministic"], est.predict_deterministic(Xt), atol=1e-10)
+    assert out["hdi_prob"] == 0.8 and out["mc_samples"] == 40
+    # the former flat shape, kept for one release: the same numbers
+    flat = {**{k: out["posterior"][k] for k in expected},
+            "lower": out["posterior"]["obs_low"], "upper": out["posterior"]["obs_high"]}
+    assert {k: out[k] for k in flat} == flat and out["prob"] == 0.8
     assert all(lo < m < hi for lo, m, hi in zip(out["lower"], out["mean"], out["upper"]))
-    assert all(s > 0.5 for s in out["sd"])  # at least the noise sd 1/sqrt(tau) = 0.5
+    assert all(s > 0.5 for s in out["posterior"]["sd"])  # at least the noise sd 1/sqrt(tau)
 
-    default = http("POST", f"/v1/dropout/fits/{fit['id']}/predict", json={"X": Xt.tolist()}).json
-    assert default["prob"] == 0.95 and default["mean"] == out["mean"]
+    default = http("POST", url, json={"X": Xt.tolist()}).json
+    assert default["hdi_prob"] == 0.95 and default["posterior"]["mean"] == out["posterior"]["mean"]
+    # "prob" (deprecated) still gives the former central intervals, and says so
+    old = http("POST", url, json={"X": Xt.tolist(), "prob": 0.8}).json
+    with pytest.warns(FutureWarning, match=r"prob=\) is deprecated"):
+        central = est.predict_interval(Xt, prob=0.8)
+    for key, want in central._asdict().items():
+        np.testing.assert_allclose(old["posterior"][key], want, rtol=0, atol=1e-10, err_msg=key)
+        assert old[key] == old["posterior"][key]
+    assert old["hdi_prob"] is None and old["prob"] == 0.8
+    both = http("POST", url, json={"X": Xt.tolist(), "prob": 0.8, "hdi_prob": 0.8})
+    assert both.status == 422 and both.json["errors"][0]["field"] == "prob"
 
     wrong = http("POST", f"/v1/dropout/fits/{fit['id']}/predict", json={"X": [[1.0, 2.0]]})
     assert wrong.status == 422 and wrong.json["errors"][0]["field"] == "X"

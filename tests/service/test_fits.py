@@ -307,3 +307,23 @@ def test_a_csv_goes_to_arrays_once_and_only_its_options_meet_the_schema(client, 
     data = client.get(f"/v1/fits/{resp.get_json()['id']}/data").get_json()
     assert data == {"X": [[1, 2], [2, 1], [3, 4], [4, 3], [5, 5]],
                     "y": [3.25, 2.5, 7.125, 6.75, 9.875], "feature_names": ["a", "b"]}
+
+
+def test_the_plot_is_drawn_from_the_stored_result_not_the_model_file(client, app, monkeypatch):
+    """The result is stored once (SQLite): the plot reads its summary rows there, and is the
+    plot of the in-process estimator's summary, byte for byte."""
+    from service import jobs
+    from service.plot import forest_png
+
+    body = {"dataset": "diabetes", "prior": "ridge", "alpha": 0.1, "method": "exact",
+            "draws": 100, "chains": 2, "seed": 3, "hdi_prob": 0.9}
+    fit = client.post("/v1/fits", json=body).get_json()
+    est = jobs.load_estimator(app.extensions["bayesreg.store"], fit["id"])
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the plot read the model file")
+
+    monkeypatch.setattr(jobs, "load_estimator", no_model)
+    png = client.get(f"/v1/fits/{fit['id']}/plot.png").get_data()
+    assert png == forest_png(est.summary(), est.feature_names_, 0.9,
+                             app.config["PLOT_MAX_COEFS"])

@@ -388,3 +388,62 @@ def test_unstorable_csv_column_names_are_422(client, header, field):
 def test_unknown_fit_predict_still_404_after_the_checks(client):
     resp = client.post(f"/v1/fits/{uuid.uuid4()}/predict", json={"X": [[1.0]]})
     assert resp.status_code == 404
+
+
+GOOD = {"X": [[1.0, 2.0], [3.0, 5.0], [4.0, 1.0]], "y": [1.0, 2.0, 3.0]}
+DATA_RULES = {
+    "NaN cell": ({"X": [[1.0, 2.0], [3.0, float("nan")], [4.0, 1.0]]}, "X[1][1]"),
+    "NaN in y": ({"y": [1.0, float("nan"), 3.0]}, "y[1]"),
+    "ragged row": ({"X": [[1.0, 2.0], [3.0, 5.0], [4.0]]}, "X[2]"),
+    "y too short": ({"y": [1.0, 2.0]}, "y"),
+    "too few names": ({"feature_names": ["a"]}, "feature_names"),
+    "repeated name": ({"feature_names": ["a", "a"]}, "feature_names"),
+}
+
+
+@pytest.mark.parametrize("path", ["/v1/fits", "/v1/dropout/fits"])
+@pytest.mark.parametrize("case", list(DATA_RULES), ids=list(DATA_RULES))
+def test_data_rules_are_the_cores_own_at_the_door(client, path, case):
+    """The service states no data rule of its own: its 422 is the core's InputError for the
+    same data, field (the cell) and message alike."""
+    from bayesreg import BayesianRegression, InputError
+
+    change, field = DATA_RULES[case]
+    body = {**GOOD, **change}
+    with pytest.raises(InputError) as core:
+        BayesianRegression(method="map").fit(body["X"], body["y"],
+                                             feature_names=body.get("feature_names"))
+    raw = json.dumps({**body, "method": "map"} if path == "/v1/fits" else body).encode()
+    resp = post_json(client, raw, path)
+    assert resp.status_code == 422, resp.get_json()
+    assert resp.get_json()["errors"] == [{"field": field, "message": core.value.message}]
+    assert core.value.field == field
+
+
+def test_predict_width_is_the_cores_rule(client):
+    fit_id = _map_fit(client)
+    resp = client.post(f"/v1/fits/{fit_id}/predict", json={"X": [[1.0, 2.0, 3.0]]})
+    assert resp.status_code == 422
+    assert resp.get_json()["errors"] == [{"field": "X", "message": "X has 3 features, but the "
+                                          "fit is expecting 2 features as input"}]
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/v1/fits", '{"dataset": "diabetes", "method": "map", "alpha": NaN}', "alpha"),
+    ("/v1/fits", '{"dataset": "diabetes", "method": "map", "hdi_prob": NaN}', "hdi_prob"),
+    ("/v1/dropout/fits", '{"dataset": "diabetes", "tau": NaN}', "tau"),
+    ("/v1/dropout/fits", '{"dataset": "diabetes", "tau": 1' + "0" * 400 + "}", "tau"),
+])
+def test_non_finite_parameters_are_refused_by_the_cores_rule(client, path, body, field):
+    """NaN passes a JSON Schema range, and tau has no upper bound: the core's check_params
+    refuses them at the door, in the core's words."""
+    resp = post_json(client, body.encode(), path)
+    assert resp.status_code == 422, resp.get_json()
+    (error,) = resp.get_json()["errors"]
+    assert error["field"] == field and error["message"].startswith("must be a finite number")
+
+
+def test_a_nan_hdi_prob_is_refused_even_for_a_map_fit(client):
+    fit_id = _map_fit(client)
+    resp = post_json(client, b'{"X": [[1.0, 2.0]], "hdi_prob": NaN}', f"/v1/fits/{fit_id}/predict")
+    assert resp.status_code == 422 and fields(resp) == ["hdi_prob"]

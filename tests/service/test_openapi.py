@@ -1,6 +1,7 @@
 """The published contract: OpenAPI document, docs page, and schemathesis fuzzing."""
 
 import atexit
+import re
 import shutil
 import tempfile
 
@@ -23,7 +24,7 @@ def test_document_lists_every_route(app, client):
     assert doc["openapi"].startswith("3.1")
     published = {(path, method.upper()) for path, item in doc["paths"].items()
                  for method in item if method != "parameters"}
-    routed = {(rule.rule.replace("<fit_id>", "{fit_id}"), method)
+    routed = {(re.sub(r"<(\w+)>", r"{\1}", rule.rule), method)
               for rule in app.url_map.iter_rules() if rule.endpoint != "static"
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     routed -= {("/openapi.json", "GET"), ("/docs", "GET")}

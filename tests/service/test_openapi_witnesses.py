@@ -25,6 +25,10 @@ DIABETES_ROW = [[0.02, -0.04, 0.06, 0.02, -0.04, -0.03, -0.04, 0.0, 0.02, -0.02]
 NUTS = {"dataset": "diabetes", "method": "nuts", "draws": 100, "tune": 100, "chains": 2}
 DROPOUT = {"dataset": "diabetes", "hidden": [8], "dropout": 0.05, "tau": 0.0005, "epochs": 2,
            "mc_samples": 10, "seed": 1}
+PATH = {"dataset": "diabetes", "n_alphas": 2, "draws": 100, "tune": 100, "chains": 2}
+MAP_PATH = {"dataset": "diabetes", "method": "map", "n_alphas": 2}  # trains in milliseconds
+PREFIXES = {"fits": "/v1/fits", "dropout": "/v1/dropout/fits", "paths": "/v1/paths"}
+BODIES = {"fits": NUTS, "dropout": DROPOUT, "paths": PATH}
 
 
 class Ctx:
@@ -57,8 +61,7 @@ class Ctx:
                                          "method": "exact", "draws": 100, "chains": 2})
 
     def queued(self, kind):
-        path = "/v1/fits" if kind == "fits" else "/v1/dropout/fits"
-        return self.created(path, NUTS if kind == "fits" else DROPOUT)
+        return self.created(PREFIXES[kind], BODIES[kind])
 
     def running(self, kind):
         fit_id = self.queued(kind)
@@ -72,6 +75,15 @@ class Ctx:
                    in ("succeeded", "failed"), 240, what="the dropout fit")
         assert client.get(f"/v1/dropout/fits/{fit_id}").get_json()["status"] == "succeeded"
         return client, fit_id
+
+    def map_path(self):
+        """A succeeded path (the MAP path: no sampling) of the session app's pool."""
+        client = self.pooled_app.test_client()
+        path_id = self.created("/v1/paths", {**MAP_PATH, "wait": True}, client)
+        wait_until(lambda: client.get(f"/v1/paths/{path_id}").get_json()["status"]
+                   in ("succeeded", "failed"), 240, what="the path")
+        assert client.get(f"/v1/paths/{path_id}").get_json()["status"] == "succeeded"
+        return client, path_id
 
     def damage(self, store, fit_id, name):
         with open(store.path(fit_id, name), "ab") as fh:
@@ -95,21 +107,21 @@ class Ctx:
 
 
 def _cases(prefix, kind, ops):
-    """The witnesses shared by /v1/fits and /v1/dropout/fits."""
-    create, listing, get, delete, data, predict = ops
+    """The witnesses shared by /v1/fits, /v1/dropout/fits and /v1/paths."""
+    create, listing, get, delete, data = ops
     base = prefix
     return {
         (listing, "200"): lambda c: c.client.get(f"{base}?limit=5"),
         (listing, "422"): lambda c: c.client.get(f"{base}?limit=0"),
-        (create, "202"): lambda c: c.post(base, NUTS if kind == "fits" else DROPOUT),
+        (create, "202"): lambda c: c.post(base, BODIES[kind]),
         (create, "400"): lambda c: c.client.post(base, data="{", content_type="application/json"),
         (create, "413"): lambda c: c.client.post(base, data=b"1" * (CAPS["MAX_CONTENT_LENGTH"] + 1),
                                                  content_type="application/json"),
         (create, "415"): lambda c: c.client.post(base, data="x", content_type="text/plain"),
         (create, "422"): lambda c: c.post(base, {"dataset": "diabetes", "seed": -1}),
         (create, "503"): lambda c: (c.monkeypatch.setitem(c.app.config, "MAX_QUEUE", 0),
-                                    c.post(base, NUTS if kind == "fits" else DROPOUT))[1],
-        (create, "507"): lambda c: (c.full_disk(), c.post(base, NUTS if kind == "fits" else DROPOUT))[1],
+                                    c.post(base, BODIES[kind]))[1],
+        (create, "507"): lambda c: (c.full_disk(), c.post(base, BODIES[kind]))[1],
         (get, "200"): lambda c: c.client.get(f"{base}/{c.queued(kind)}"),
         (get, "404"): lambda c: c.client.get(f"{base}/no-such-fit"),
         (delete, "204"): lambda c: c.client.delete(f"{base}/{c.queued(kind)}"),
@@ -123,6 +135,11 @@ def _cases(prefix, kind, ops):
                                         c.queued(kind)),
         (data, "200"): lambda c: c.client.get(f"{base}/{c.queued(kind)}/data"),
         (data, "404"): lambda c: c.client.get(f"{base}/no-such-fit/data"),
+    }
+
+
+def _predict_cases(base, kind, predict):
+    return {
         (predict, "400"): lambda c: c.client.post(f"{base}/{c.queued(kind)}/predict", data="{",
                                                   content_type="application/json"),
         (predict, "404"): lambda c: c.post(f"{base}/no-such-fit/predict", {"X": DIABETES_ROW}),
@@ -133,8 +150,8 @@ def _cases(prefix, kind, ops):
 
 
 def _fit_cases():
-    ops = ("createFit", "listFits", "getFit", "deleteFit", "getFitData", "predict")
-    cases = _cases("/v1/fits", "fits", ops)
+    ops = ("createFit", "listFits", "getFit", "deleteFit", "getFitData")
+    cases = {**_cases("/v1/fits", "fits", ops), **_predict_cases("/v1/fits", "fits", "predict")}
 
     def damaged_data(c):
         fit_id = c.map_fit()
@@ -158,19 +175,22 @@ def _fit_cases():
     return cases
 
 
+def _created_at_once(c, path, body):
+    """A 201: a job that the session app's pool finishes within the bounded wait."""
+    client = c.pooled_app.test_client()
+    reply = client.post(path, json={**body, "wait": True})
+    if reply.status_code == 202:  # the pool was slower than WAIT_TIMEOUT: wait and retry
+        wait_until(lambda: client.get(reply.headers["Location"]).get_json()["status"]
+                   != "queued", 240, what="the pool")
+        return client.post(path, json={**body, "wait": True})
+    return reply
+
+
 def _dropout_cases():
     ops = ("createDropoutFit", "listDropoutFits", "getDropoutFit", "deleteDropoutFit",
-           "getDropoutFitData", "predictDropout")
-    cases = _cases("/v1/dropout/fits", "dropout", ops)
-
-    def created_at_once(c):
-        client = c.pooled_app.test_client()
-        reply = client.post("/v1/dropout/fits", json={**DROPOUT, "wait": True})
-        if reply.status_code == 202:  # the pool was slower than WAIT_TIMEOUT: wait and retry
-            wait_until(lambda: client.get(reply.headers["Location"]).get_json()["status"]
-                       != "queued", 240, what="the pool")
-            return client.post("/v1/dropout/fits", json={**DROPOUT, "wait": True})
-        return reply
+           "getDropoutFitData")
+    cases = {**_cases("/v1/dropout/fits", "dropout", ops),
+             **_predict_cases("/v1/dropout/fits", "dropout", "predictDropout")}
 
     def damaged_data(c):
         client, fit_id = c.trained_dropout()
@@ -186,7 +206,7 @@ def _dropout_cases():
         return predicted(c, rows=2)   # 2 rows x 10 passes
 
     cases.update({
-        ("createDropoutFit", "201"): created_at_once,
+        ("createDropoutFit", "201"): lambda c: _created_at_once(c, "/v1/dropout/fits", DROPOUT),
         ("getDropoutFitData", "409"): damaged_data,
         ("predictDropout", "200"): predicted,
         ("predictDropout", "413"): too_costly,
@@ -197,11 +217,35 @@ def _dropout_cases():
     return cases
 
 
+def _path_cases():
+    ops = ("createPath", "listPaths", "getPath", "deletePath", "getPathData")
+    cases = _cases("/v1/paths", "paths", ops)
+
+    def damaged_data(c):
+        client, path_id = c.map_path()
+        c.damage(c.pooled_app.extensions["bayesreg.store"], path_id, jobs.DATA_FILE)
+        return client.get(f"/v1/paths/{path_id}/data")
+
+    def plot(c):
+        client, path_id = c.map_path()
+        return client.get(f"/v1/paths/{path_id}/plot.png")
+
+    cases.update({
+        ("createPath", "201"): lambda c: _created_at_once(c, "/v1/paths", MAP_PATH),
+        ("getPathData", "409"): damaged_data,
+        ("getPathPlot", "200"): plot,
+        ("getPathPlot", "404"): lambda c: c.client.get("/v1/paths/no-such-path/plot.png"),
+        ("getPathPlot", "409"): lambda c: c.client.get(f"/v1/paths/{c.queued('paths')}/plot.png"),
+    })
+    return cases
+
+
 WITNESSES = {
     ("root", "302"): lambda c: c.client.get("/"),
     ("health", "200"): lambda c: c.client.get("/health"),
     **_fit_cases(),
     **_dropout_cases(),
+    **_path_cases(),
 }
 
 
