@@ -3,6 +3,7 @@
 import json
 import uuid
 
+from bayesreg.horseshoe import HORSESHOE_PRIORS
 from bayesreg.priors import Prior
 from bayesreg.validation import InputError
 from flask import Blueprint, current_app, request, send_file
@@ -199,6 +200,11 @@ def predict(fit_id):
     _check_predict_size(X, est, cfg)
     out = {"fit_id": fit_id, "map": est.predict(X).tolist(), "posterior": None,
            "hdi_prob": None}
+    if est.prior in HORSESHOE_PRIORS:
+        # no finite mode: the point prediction is at the posterior medians (coef_), named so
+        out["map"], out["median"] = None, out["map"]
+        out["note"] = (f"the {est.prior} prior has no finite mode, so no MAP: 'median' is the "
+                       f"prediction at the coefficients' posterior medians")
     if est.posterior_ is None:
         out["note"] = "fit has no posterior (method 'map'): MAP prediction only"
     else:

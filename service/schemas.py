@@ -318,7 +318,11 @@ PREDICTION = {
     "required": ["fit_id", "map", "posterior"],
     "properties": {
         "fit_id": {"type": "string"},
-        "map": {"type": "array", "items": NULLABLE_NUMBER},
+        "map": {"type": ["array", "null"], "items": NULLABLE_NUMBER,
+                "description": "the prediction at the MAP; null for a horseshoe prior (no mode)"},
+        "median": {"type": "array", "items": NULLABLE_NUMBER,
+                   "description": "a horseshoe prior only: the prediction at the "
+                                  "coefficients' posterior medians (coef_)"},
         "posterior": {"type": ["object", "null"], "properties": {
             key: {"type": "array", "items": NULLABLE_NUMBER}
             for key in ("mean", "mean_low", "mean_high", "obs_low", "obs_high")}},

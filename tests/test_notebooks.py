@@ -24,7 +24,7 @@ CELL_TIMEOUT = 300  # seconds per cell
 
 
 def test_notebooks_exist():
-    assert len(NOTEBOOKS) == 6, [p.name for p in NOTEBOOKS]
+    assert len(NOTEBOOKS) == 7, [p.name for p in NOTEBOOKS]
 
 
 def test_kernel_is_this_interpreter():

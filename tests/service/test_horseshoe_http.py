@@ -44,8 +44,10 @@ def test_a_regularized_horseshoe_fit_has_no_map_and_predicts_with_medians(client
     medians = np.array([row["median"] for row in post["coef"]])
     x = [[0.02, -0.04, 0.06, 0.02, -0.04, -0.03, -0.04, 0.0, 0.02, -0.02]]
     pred = client.post(f"/v1/fits/{fit['id']}/predict", json={"X": x}).get_json()
-    assert pred["map"][0] == pytest.approx(float((np.array(x) @ medians)[0])
-                                           + post["intercept"]["median"])
+    assert pred["map"] is None and "no finite mode" in pred["note"]
+    assert pred["median"][0] == pytest.approx(float((np.array(x) @ medians)[0])
+                                              + post["intercept"]["median"])
+    assert pred["posterior"]["mean_low"][0] < pred["median"][0] < pred["posterior"]["mean_high"][0]
     png = client.get(f"/v1/fits/{fit['id']}/plot.png")
     assert png.status_code == 200 and png.data.startswith(PNG_MAGIC)
 
