@@ -406,19 +406,24 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         """PSIS-LOO of the posterior (:func:`bayesreg.loo.psis_loo`): an ArviZ ``ELPDData``
         with the Pareto k counts (``LooResult.from_elpd`` makes it a typed result).
 
-        From the ``log_likelihood`` group stored by ``log_likelihood=True`` when there is one
-        (``X, y`` are then not needed), else computed from ``X, y``, the data the model was
-        fitted to, in chunks of bounded memory. Warns once (``UserWarning``) if any Pareto k
-        exceeds 0.7.
+        Computed from ``X, y`` when they are given (the data the model was fitted to), in
+        chunks of bounded memory; without them, from the ``log_likelihood`` group stored by
+        ``log_likelihood=True``. Given both, the data must have the group's number of rows.
+        Warns once (``UserWarning``) if any Pareto k exceeds 0.7.
         """
         check_is_fitted(self, "coef_")
         if self.posterior_ is None:
             raise InputError("method", "no posterior: the model was fitted with method='map'")
-        if "log_likelihood" in self.posterior_.groups():
+        stored = "log_likelihood" in self.posterior_.groups()
+        if X is None and y is None and stored:
             return loo.loo_from_log_likelihood(self.posterior_, pointwise)
         if X is None or y is None:
             raise InputError("X" if X is None else "y", "no log_likelihood group was stored "
                              "(fit with log_likelihood=True): pass the data, loo(X, y)")
+        rows = self.posterior_.log_likelihood.sizes["obs_id"] if stored else None
+        if rows is not None and len(y) != rows:
+            raise InputError("y", f"has {len(y)} rows but the model's stored log_likelihood "
+                                  f"has {rows}: pass the data the model was fitted to")
         check_X(X, self.coef_.size, type(self).__name__)
         validate_data(self, X, skip_check_array=True, reset=False)  # feature-name consistency
         return loo.psis_loo(self.posterior_, X, y, pointwise)

@@ -52,7 +52,8 @@ from .model import Cancelled, SuffStats
 from .pipeline import solve_map
 from .results import Diagnostics, num
 
-__all__ = ["RegularizationPath", "regularization_path", "check_alphas", "alpha_max", "ridge_top", "alpha_grid",
+__all__ = ["RegularizationPath", "regularization_path", "check_alphas",
+           "alpha_max", "ridge_top", "alpha_grid",
            "best_index", "one_se_index", "PRIORS", "OPTIONS", "L1_FLOOR", "SUMMARY_COLUMNS"]
 
 PRIORS = ("ridge", "lasso", "elastic_net")
@@ -138,15 +139,30 @@ class RegularizationPath:
     timing: dict = field(default_factory=dict)
 
     @property
+    def pareto_k_bad(self) -> np.ndarray | None:
+        """Per alpha, the observations whose Pareto k exceeds 0.7 (None without LOO): where it
+        is large, that alpha's elpd_loo is unreliable (PSIS-LOO cannot stand in for refitting)."""
+        if self.loo is None:
+            return None
+        return np.array([-1 if r is None else r.pareto_k_bad for r in self.loo])
+
+    @property
     def best_alpha(self) -> float | None:
-        """The alpha of the largest elpd_loo (None without LOO)."""
+        """The alpha of the largest elpd_loo (None without LOO). Alphas whose LOO is flagged
+        unreliable (:attr:`pareto_k_bad`) are not excluded: the path warns about them instead,
+        and with many flagged observations (typically p > n at small alphas, where elpd_loo is
+        over-optimistic) a refit-based choice (K-fold) is the honest one."""
         i = None if self.elpd_loo is None else best_index(self.elpd_loo)
         return None if i is None else float(self.alphas[i])
 
     @property
     def alpha_1se(self) -> float | None:
         """The largest alpha whose elpd_loo is within one se (the best model's) of the
-        largest elpd_loo (see :func:`one_se_index`); None without LOO."""
+        largest elpd_loo (see :func:`one_se_index`); None without LOO. As glmnet's
+        ``lambda.1se`` uses the CV error's se, this uses the se of elpd_loo itself, not the se
+        of the paired difference of two models' pointwise elpd (ArviZ's ``dse`` in
+        ``az.compare``), which is smaller for neighbouring alphas: the rule is the conservative
+        one. Flagged alphas are not excluded (see :attr:`best_alpha`)."""
         i = None if self.elpd_loo is None else one_se_index(self.elpd_loo, self.elpd_loo_se)
         return None if i is None else float(self.alphas[i])
 
@@ -205,6 +221,8 @@ def regularization_path(X, y, prior="lasso", l1_ratio=0.5, alphas=None, n_alphas
                         progress=None, should_stop=None, **options) -> RegularizationPath:
     """The MAP and the posterior of ``prior`` at each alpha of a grid, and PSIS-LOO at each.
 
+    ``l1_ratio`` is used by ``prior="elastic_net"`` only: ridge fixes it at 0 and lasso at 1
+    (as :class:`~bayesreg.BayesianRegression` does), whatever is passed.
     ``alphas``: the penalties (sorted descending), else ``n_alphas`` log-spaced from
     :func:`alpha_max` down to ``alpha_min_ratio`` times it. ``method``: "nuts" (the
     posterior sampled at each alpha, ``draws`` x ``chains`` after ``tune``), "exact" (ridge's

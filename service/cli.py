@@ -146,7 +146,7 @@ def _path(args) -> int:
             n_alphas=args.n_alphas, alpha_min_ratio=args.alpha_min_ratio, method=args.method,
             draws=args.draws, tune=args.tune, chains=args.chains, hdi_prob=args.hdi_prob,
             seed=args.seed, sigma=args.sigma, standardize=args.standardize,
-            progress=progress)
+            sampler=args.sampler, progress=progress)
     except InputError as exc:
         raise UsageError(str(exc)) from None
     source = args.data or "diabetes (scikit-learn, unit-norm columns)"
@@ -285,7 +285,9 @@ def _path_parser(sub, fmt):
     path.add_argument("--chains", type=int, default=4, help="chains")
     path.add_argument("--hdi-prob", type=float, default=0.94, help="mass of the credible bands")
     path.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
-    path.add_argument("--plot", default=None, help="save the path's figure to this PNG file (default: not saved)")
+    path.add_argument("--sampler", default="nutpie", choices=SAMPLERS, help="NUTS implementation")
+    path.add_argument("--plot", default=None,
+                      help="save the path's figure to this PNG file (default: not saved)")
     path.add_argument("--quiet", action="store_true", help="no progress line or messages")
     path.set_defaults(func=cmd_path)
 

@@ -449,8 +449,8 @@ def check_predict(body, p):
 
 
 def check_prediction(prediction):
-    """Refuse a prediction that overflowed: every number of ``map`` (or ``median``) and of the ``posterior``
-    arrays must be finite, else 422 naming the row of X (within the bound on |X|, a fit whose
+    """Refuse a prediction that overflowed: every number of ``map`` (or ``median``) and of the
+    ``posterior`` arrays must be finite, else 422 naming the row of X (within the bound on |X|, a fit whose
     coefficients are huge can still overflow ``X @ coef``)."""
     arrays = {"map": prediction.get("map"), "median": prediction.get("median")}
     arrays.update(prediction.get("posterior") or {})

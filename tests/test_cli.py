@@ -217,3 +217,23 @@ def test_the_readmes_path_table_is_what_the_command_prints(capsys):
     assert main(["path", *args.group(1).split(), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert args.group(2) in out, out
+
+
+def test_path_passes_the_sampler_on(monkeypatch, capsys):
+    """`bayesreg path --sampler` reaches every fit, as `bayesreg fit --sampler` does."""
+    import bayesreg
+
+    seen = {}
+    real = bayesreg.regularization_path
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bayesreg, "regularization_path", spy)
+    assert main(["path", "--method", "map", "--n-alphas", "2", "--sampler", "pymc",
+                 "--quiet"]) == 0
+    assert seen["sampler"] == "pymc"
+    with pytest.raises(SystemExit):
+        main(["path", "--sampler", "stan"])
+    assert "invalid choice: 'stan'" in capsys.readouterr().err

@@ -180,3 +180,15 @@ def test_loo_errors(lasso_fit, diabetes):
     with pytest.raises(InputError) as err:
         BayesianRegression(log_likelihood="yes").fit(X, y)
     assert err.value.field == "log_likelihood"
+
+
+def test_given_data_win_over_the_stored_group_and_must_match_its_rows(diabetes):
+    X, y = diabetes
+    est = BayesianRegression(prior="ridge", alpha=0.01, method="exact", draws=100, chains=2,
+                             seed=1, log_likelihood=True).fit(X, y)
+    half = slice(0, 200)   # other data than the group's: refused, not silently ignored
+    with pytest.raises(InputError, match="stored log_likelihood has 442") as err:
+        est.loo(X.iloc[half], y.iloc[half])
+    assert err.value.field == "y"
+    # the same data: computed from them, equal to the stored group's estimate
+    assert est.loo(X, y)["elpd_loo"] == pytest.approx(est.loo()["elpd_loo"], rel=1e-12)

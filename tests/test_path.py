@@ -154,7 +154,8 @@ def test_summary_has_a_row_per_alpha_and_feature(nuts_path, diabetes):
     assert table["feature"].tolist() == list(diabetes[0].columns) * 4
     np.testing.assert_array_equal(table["alpha"].to_numpy(), np.repeat(path.alphas, 10))
     np.testing.assert_array_equal(table["map"].to_numpy(), path.coef_map.ravel())
-    assert np.all(table["hdi_low"] <= table["median"]) and np.all(table["median"] <= table["hdi_high"])
+    assert np.all(table["hdi_low"] <= table["median"])
+    assert np.all(table["median"] <= table["hdi_high"])
     fit_table = path.fits[1].summary().loc["bmi"]
     row = table[(table["alpha"] == path.alphas[1]) & (table["feature"] == "bmi")].iloc[0]
     assert row["ess_bulk"] == fit_table["ess_bulk"] and row["median"] == fit_table["median"]
@@ -190,6 +191,31 @@ def test_plot_is_a_figure_with_three_axes(nuts_path, diabetes):
     assert "matplotlib.pyplot" not in sys.modules or plt_figures() == 0
     assert map_only.elpd_loo is None and map_only.best_alpha is None
     assert map_only.to_dict()["loo"] == [None] * 3
+    _check_drawn_values(path, path.plot())
+
+
+def _check_drawn_values(path, fig):
+    """The panels draw the path's numbers: MAP lines, medians, HDI bands, elpd_loo."""
+    ax_map, ax_post, ax_elpd = fig.axes
+    table = path.summary()
+    for line in ax_map.get_lines():
+        if line.get_label() in path.feature_names:
+            j = path.feature_names.index(line.get_label())
+            np.testing.assert_array_equal(line.get_ydata(), path.coef_map[:, j])
+    bands = ax_post.collections
+    assert len(bands) == len(path.feature_names)      # 10 features, all shown
+    for band, name in zip(bands, path.feature_names):
+        rows = table[table["feature"] == name]
+        ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+        assert ys.min() == pytest.approx(rows["hdi_low"].min(), rel=1e-12)
+        assert ys.max() == pytest.approx(rows["hdi_high"].max(), rel=1e-12)
+    medians = [ln.get_ydata() for ln in ax_post.get_lines() if len(ln.get_ydata()) > 2]
+    want = [table[table["feature"] == name]["median"].to_numpy()
+            for name in path.feature_names]
+    np.testing.assert_allclose(np.array(medians, dtype=float), np.array(want), rtol=1e-12)
+    elpd = [ln.get_ydata() for ln in ax_elpd.get_lines()
+            if len(ln.get_ydata()) == len(path.alphas)]
+    np.testing.assert_allclose(np.asarray(elpd[0], dtype=float), path.elpd_loo, rtol=1e-12)
 
 
 def test_progress_counts_fits_and_should_stop_cancels(nuts_path, diabetes):
@@ -260,3 +286,12 @@ def test_both_seed_names_and_a_constant_y_are_refused(diabetes):
     with pytest.raises(InputError) as err:
         regularization_path(X, np.ones(len(y)), method="map")
     assert err.value.field == "y"
+
+
+def test_pareto_k_bad_counts_per_alpha(nuts_path):
+    path, _ = nuts_path
+    want = [r.pareto_k_bad for r in path.loo]
+    np.testing.assert_array_equal(path.pareto_k_bad, want)
+    d = path.to_dict()
+    assert [r["pareto_k_bad"] for r in d["loo"]] == want
+    np.testing.assert_array_equal(RegularizationPath.from_dict(d).pareto_k_bad, want)
