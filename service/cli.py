@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import logging
 import sys
+import warnings
 
 # Light imports only: ``bayesreg --help`` and usage errors must answer without loading PyMC
 # (seconds). The estimator is imported when a fit runs; tests check these match its own.
@@ -141,18 +142,23 @@ def _path(args) -> int:
     bar = _progress_bar(sys.stderr, "fits")
     progress = None if args.quiet else (lambda done, total: bar(done, total, "path"))
     try:
-        path = regularization_path(
-            X, y, prior=args.prior, l1_ratio=args.l1_ratio, alphas=alphas,
-            n_alphas=args.n_alphas, alpha_min_ratio=args.alpha_min_ratio, method=args.method,
-            draws=args.draws, tune=args.tune, chains=args.chains, hdi_prob=args.hdi_prob,
-            seed=args.seed, sigma=args.sigma, standardize=args.standardize,
-            sampler=args.sampler, progress=progress)
+        # the path's own warning (Pareto k) is printed as a `warning:` line, as a fit's are
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            path = regularization_path(
+                X, y, prior=args.prior, l1_ratio=args.l1_ratio, alphas=alphas,
+                n_alphas=args.n_alphas, alpha_min_ratio=args.alpha_min_ratio,
+                method=args.method, draws=args.draws, tune=args.tune, chains=args.chains,
+                hdi_prob=args.hdi_prob, seed=args.seed, sigma=args.sigma,
+                standardize=args.standardize, sampler=args.sampler, progress=progress)
     except InputError as exc:
         raise UsageError(str(exc)) from None
     source = args.data or "diabetes (scikit-learn, unit-norm columns)"
     print(f"{source}: n = {len(y)}, p = {X.shape[1]}, prior = {args.prior}, "
           f"method = {args.method}, {len(path.alphas)} alphas")
     print(path_table(path.to_dict()))
+    for caught_warning in caught:
+        print(f"warning: {caught_warning.message}")
     if args.plot:
         path.plot().savefig(args.plot)
         print(f"figure: {args.plot}")
@@ -299,7 +305,13 @@ def _floats(text):
         raise UsageError(f"--alphas must be comma-separated numbers; got {text!r}") from None
 
 
+# ArviZ 0.23 announces its coming refactor as a FutureWarning on its first import of each day:
+# a note to developers of code built on ArviZ, not to someone running a fit.
+_ARVIZ_NOTICE = r"\s*ArviZ is undergoing a major refactor"
+
+
 def main(argv=None) -> int:
+    warnings.filterwarnings("ignore", _ARVIZ_NOTICE, FutureWarning)
     parser = build_parser()
     args = parser.parse_args(argv)  # usage errors: argparse prints one line, exit status 2
     try:

@@ -237,3 +237,18 @@ def test_path_passes_the_sampler_on(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         main(["path", "--sampler", "stan"])
     assert "invalid choice: 'stan'" in capsys.readouterr().err
+
+
+def test_path_prints_the_pareto_warning_as_a_warning_line(tmp_path):
+    """On six rows PSIS-LOO is unreliable: the command says so in a `warning:` line on stdout
+    (as `bayesreg fit` prints its diagnostics' warnings), not as a Python warning."""
+    csv = tmp_path / "data.csv"
+    csv.write_text("a,b,y\n1,2,3.1\n2,1,2.9\n3,4,7.2\n4,3,6.8\n5,5,9.9\n6,2,8.1\n")
+    done = subprocess.run([sys.executable, "-m", "service.cli", "path", str(csv), "--target",
+                           "y", "--prior", "ridge", "--method", "exact", "--alphas", "1,0.01",
+                           "--seed", "1", "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("warning: ")]
+    assert len(lines) == 1 and "Pareto k > 0.7" in lines[0], done.stdout
+    assert "UserWarning" not in done.stderr and "warning" not in done.stderr.lower()
