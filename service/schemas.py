@@ -13,6 +13,7 @@ from bayesreg.diagnostics import MIN_DIAGNOSTIC_DRAWS
 from bayesreg.estimator import METHODS as _CORE_METHODS
 from bayesreg.estimator import PRIOR_NAMES as _CORE_PRIORS
 from bayesreg.path import PRIORS as _CORE_PATH_PRIORS
+from bayesreg.dropout.regressor import HDI_PROB
 from bayesreg.dropout.regressor import RANGES as DROPOUT_RANGES
 from bayesreg.validation import BOUNDS, RANGES, REASONS
 
@@ -423,6 +424,11 @@ def dropout_request(cfg):
     }
 
 
+# The mass of the deprecated flat fields' central intervals when a request gives no "prob":
+# their former default, fixed for the one release they are kept (not the HDIs' HDI_PROB).
+FLAT_PROB = 0.95
+
+
 def dropout_predict_request(cfg):
     return {
         "type": "object",
@@ -430,14 +436,13 @@ def dropout_predict_request(cfg):
         "required": ["X"],
         "properties": {
             "X": MATRIX,
-            "hdi_prob": {**RANGES["hdi_prob"].schema(), "default": 0.95,
-                         "description": "Mass of the highest-density intervals, as for "
-                                        "/v1/fits/{id}/predict."},
-            "prob": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
-                     "deprecated": True,
-                     "description": "Deprecated: the mass of the former central "
-                                    "(equal-tailed) intervals, which it still gives (then "
-                                    "hdi_prob is null in the answer). Not with hdi_prob."},
+            "hdi_prob": {**RANGES["hdi_prob"].schema(), "default": HDI_PROB,
+                         "description": "Mass of the highest-density intervals in posterior, "
+                                        "as for /v1/fits/{id}/predict."},
+            "prob": {**RANGES["hdi_prob"].schema(), "default": FLAT_PROB, "deprecated": True,
+                     "description": "Deprecated: the mass of the central (equal-tailed) "
+                                    "intervals of the deprecated flat fields (their former "
+                                    "meaning). It does not change posterior."},
         },
     }
 
@@ -491,18 +496,20 @@ DROPOUT_PREDICTION = {
     "description": "The shape of Prediction (POST /v1/fits/{id}/predict): posterior holds "
                    "mean, mean_low, mean_high (the HDI of the T passes: the network's mean "
                    "function), obs_low, obs_high (the HDI of the predictive mixture: a new "
-                   "observation), and sd; hdi_prob is their mass (null when the deprecated "
-                   "prob asked for central intervals); deterministic (the weight-scaled "
-                   "network) stands where a regression has map. The flat fields mean, sd, "
-                   "mean_low, mean_high, obs_low, obs_high, lower and upper (obs_low and "
-                   "obs_high under their older names) and prob (the mass) are the former "
-                   "shape, kept for one release: deprecated.",
+                   "observation), and sd; hdi_prob is their mass; deterministic (the "
+                   "weight-scaled network) stands where a regression has map. Changed: the "
+                   "intervals were central (equal-tailed) before and are HDIs now, in "
+                   "posterior. The flat fields mean, sd, mean_low, mean_high, obs_low, "
+                   "obs_high, lower and upper (obs_low and obs_high under their older names) "
+                   "and prob (their mass, the request's prob, default 0.95) are the former "
+                   "shape with its former meaning, central intervals, whatever the request "
+                   "sends; kept for one release: deprecated.",
     "properties": {
         "fit_id": {"type": "string"},
         "posterior": {"type": "object", "properties": {
             key: {"type": "array", "items": NULLABLE_NUMBER}
             for key in ("mean", "sd", "mean_low", "mean_high", "obs_low", "obs_high")}},
-        "hdi_prob": NULLABLE_NUMBER,
+        "hdi_prob": NUMBER,
         "deterministic": {"type": "array", "items": NULLABLE_NUMBER},
         "mc_samples": {"type": "integer"},
         **{key: {"type": "array", "items": NULLABLE_NUMBER, **_FLAT}

@@ -434,10 +434,7 @@ def check_dropout_predict(body, p, mc_samples, cfg):
         raise invalid("X", f"rows of X x mc_samples of the fit must be <= "
                            f"{cfg['MAX_PREDICT_PASSES']} (BAYESREG_MAX_PREDICT_PASSES); got "
                            f"{X.shape[0]} x {mc_samples} = {passes}", status=413)
-    _finite_scalars(body, ("prob",))  # the API's deprecated name: the core knows hdi_prob
-    if "hdi_prob" in body and "prob" in body:
-        raise invalid("prob", "is the deprecated name of hdi_prob (and gives central "
-                              "intervals): give one of them, not both")
+    _finite_scalars(body, ("prob",))  # the deprecated flat fields' mass (range: the schema)
     return X
 
 

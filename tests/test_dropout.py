@@ -559,8 +559,29 @@ def test_prob_is_a_deprecated_alias_that_keeps_the_central_numbers(small_fit, si
     for field in old._fields:
         np.testing.assert_array_equal(getattr(old_summary, field), getattr(old, field))
     new = small_fit.predict_interval(Xt)                  # the default: HDIs at 0.95
-    np.testing.assert_array_equal(new.obs_low, small_fit.predict_interval(Xt, 0.95).obs_low)
+    np.testing.assert_array_equal(new.obs_low, small_fit.predict_interval(Xt, hdi_prob=0.95).obs_low)
     assert not np.array_equal(new.mean_low, old.mean_low)
+
+
+def test_a_positional_mass_is_the_deprecated_prob_with_the_former_central_numbers(small_fit,
+                                                                                  sine_data):
+    # the former signature was predict_interval(X, prob=0.95), predict_summary(X, prob=0.95)
+    X, _ = sine_data
+    Xt = X[:10]
+    with pytest.warns(FutureWarning, match=r"predict_interval\(prob=\) is deprecated"):
+        old = small_fit.predict_interval(Xt, 0.8)
+    with pytest.warns(FutureWarning, match=r"predict_summary\(prob=\) is deprecated"):
+        old_summary = small_fit.predict_summary(Xt, 0.8)
+    passes = small_fit.sample_predictions(Xt)
+    sd = 1 / math.sqrt(small_fit.tau_)
+    for iv in (old, old_summary):
+        np.testing.assert_allclose(np.c_[iv.mean_low, iv.mean_high],
+                                   np.quantile(passes, [0.1, 0.9], axis=0).T, rtol=1e-12)
+        for bound, tail in ((iv.obs_low, 0.1), (iv.obs_high, 0.9)):  # the exact mixture cdf
+            np.testing.assert_allclose(norm.cdf((bound[None, :] - passes) / sd).mean(0), tail,
+                                       atol=1e-8)
+    with pytest.raises(TypeError):
+        small_fit.predict_interval(Xt, 0.8, 0.8)  # hdi_prob is keyword-only
     with pytest.raises(InputError, match="not both") as err:
         small_fit.predict_interval(Xt, hdi_prob=0.8, prob=0.8)
     assert err.value.field == "prob"
