@@ -271,7 +271,7 @@ def test_bad_data_raise():
     m.fit(X, y)
     with pytest.raises(ValueError, match="X has 3 features"):
         m.predict(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"hdi_prob: must be in the range \(0.0, 1.0\); got 1.5"):
+    with pytest.raises(ValueError, match=r"hdi_prob: must be in the range \(0, 1\); got 1.5"):
         m.predict_interval(X, hdi_prob=1.5)
     with pytest.warns(FutureWarning), pytest.raises(ValueError, match="prob"):
         m.predict_interval(X, prob=1.5)
@@ -357,7 +357,7 @@ def test_save_load_round_trip_gives_identical_numbers(sine_data, tmp_path, kwarg
     np.testing.assert_array_equal(back.predict(Xt), est.predict(Xt))
     for a, b in zip(back.predict(Xt, return_std=True), est.predict(Xt, return_std=True)):
         np.testing.assert_array_equal(a, b)
-    for a, b in zip(back.predict_interval(Xt, 0.8), est.predict_interval(Xt, hdi_prob=0.8)):
+    for a, b in zip(back.predict_interval(Xt, hdi_prob=0.8), est.predict_interval(Xt, hdi_prob=0.8)):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(back.predict_deterministic(Xt), est.predict_deterministic(Xt))
     assert back.log_likelihood(X, y) == est.log_likelihood(X, y)
