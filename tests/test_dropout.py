@@ -1,5 +1,6 @@
 """Tests of bayesreg.dropout against closed forms (seeded, a few seconds each)."""
 
+import json
 import math
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 from scipy.special import ndtr
 from scipy.stats import norm
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 from bayesreg._validation import InputError
 from bayesreg.dropout import (
@@ -428,8 +430,6 @@ def test_zero_dropout_mean_band_is_the_plain_network(sine_data):
 
 
 def test_to_dict_is_the_fit_on_its_training_data(sine_data, tmp_path):
-    import json
-
     X, y = sine_data
     m = MCDropoutRegressor(hidden=(7,), dropout=0.1, tau=30.0, epochs=4, mc_samples=60,
                            seed=4).fit(X, y, evaluate=True)
@@ -445,8 +445,9 @@ def test_to_dict_is_the_fit_on_its_training_data(sine_data, tmp_path):
         "tau": 30.0, "dropout": 0.1, "hidden": [7], "n_features": 1, "n_samples": 200,
         "epochs": 4, "mc_samples": 60}
     assert set(out["timing"]) == {"train_s", "evaluate_s"} and out["timing"]["train_s"] > 0
-    m.save(tmp_path / "m.npz")
-    assert MCDropoutRegressor.load(tmp_path / "m.npz").to_dict() == out
+    m.save(tmp_path / "m.npz")  # the result is not saved (stored once, by the service)
+    with pytest.raises(NotFittedError):
+        MCDropoutRegressor.load(tmp_path / "m.npz").to_dict()
     lazy = MCDropoutRegressor(hidden=(7,), epochs=1, mc_samples=5, seed=4).fit(X, y)
     assert lazy.to_dict()["train_rmse"] is None and lazy.to_dict()["timing"]["evaluate_s"] is None
 
@@ -475,21 +476,37 @@ def test_deprecated_names_warn_and_still_work(small_fit, sine_data):
 
 def test_loads_a_version_1_file(small_fit, sine_data, tmp_path):
     """Files saved before the rename carry the seed as random_state and no result."""
-    import json
-
     X, _ = sine_data
     small_fit.save(tmp_path / "new.npz")
     with np.load(tmp_path / "new.npz") as data:
         arrays = {k: data[k] for k in data.files}
     meta = json.loads(str(arrays.pop("meta")))
     meta["params"]["random_state"] = meta["params"].pop("seed")
-    del meta["result"]
     meta["version"] = 1
     np.savez(tmp_path / "old.npz", meta=np.asarray(json.dumps(meta)), **arrays)
     back = MCDropoutRegressor.load(tmp_path / "old.npz")
     assert back.seed == 1 and back.random_state is None
     assert not hasattr(back, "result_")
     np.testing.assert_array_equal(back.predict(X[:8]), small_fit.predict(X[:8]))
+
+
+def test_the_file_holds_no_result_and_a_version_2_file_still_loads_its(small_fit, sine_data,
+                                                                        tmp_path):
+    X, _ = sine_data
+    small_fit.save(tmp_path / "new.npz")
+    with np.load(tmp_path / "new.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    assert "result" not in meta and meta["version"] == 3  # the result is stored once: not here
+    back = MCDropoutRegressor.load(tmp_path / "new.npz")
+    assert not hasattr(back, "result_")
+    np.testing.assert_array_equal(back.predict(X[:8]), small_fit.predict(X[:8]))
+    # a version-2 file held the fit's result: it is still restored from there
+    meta.update(version=2, result=small_fit.to_dict())
+    np.savez(tmp_path / "v2.npz", meta=np.asarray(json.dumps(meta)), **arrays)
+    old = MCDropoutRegressor.load(tmp_path / "v2.npz")
+    assert old.to_dict() == small_fit.to_dict()
+    np.testing.assert_array_equal(old.predict(X[:8]), small_fit.predict(X[:8]))
 
 
 # ---------------------------------------------------------------- HDIs, one name for the mass

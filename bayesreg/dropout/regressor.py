@@ -225,7 +225,9 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
     x_mean_, x_scale_, y_mean_, y_scale_ : standardization statistics.
     n_features_in_ : int
     result_ : DropoutResult
-        The fit's summary (see :meth:`to_dict`).
+        The fit's summary (see :meth:`to_dict`). Not saved: a loaded estimator predicts
+        exactly as the fitted one but has no ``result_`` (the HTTP service keeps the result
+        in its database), except one loaded from a version-2 file, which held it.
     """
 
     def __init__(
@@ -385,9 +387,9 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         """Write the fitted estimator to one ``.npz`` file at ``path`` (the name is kept as given).
 
         The file holds the weight arrays, the standardization statistics, the
-        loss curve, and a JSON string of ``get_params()``, the fitted scalars
-        (among them the prediction seed) and the fit's result, so :meth:`load`
-        restores an estimator whose predictions are bit-for-bit the same. No
+        loss curve, and a JSON string of ``get_params()`` and the fitted scalars
+        (among them the prediction seed): what :meth:`load` needs to restore an
+        estimator whose predictions are bit-for-bit the same (not ``result_``). No
         pickles: a file from an untrusted source cannot run code. A ``seed``
         Generator is stored as ``None`` (it only matters for a new ``fit``).
         """
@@ -403,9 +405,8 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
             value = getattr(self, name)
             fitted[name] = int(value) if isinstance(value, numbers.Integral) else float(value)
         fitted["hidden_"] = [int(h) for h in self.hidden_]
-        result = self.result_.to_dict() if hasattr(self, "result_") else None
-        meta = {"format": "bayesreg.MCDropoutRegressor", "version": 2,
-                "params": params, "fitted": fitted, "result": result}
+        meta = {"format": "bayesreg.MCDropoutRegressor", "version": 3,
+                "params": params, "fitted": fitted}
         arrays = {"x_mean": self.x_mean_, "x_scale": self.x_scale_, "loss_curve": self.loss_curve_}
         for k, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
             arrays[f"W{k}"], arrays[f"b{k}"] = W, b
@@ -415,7 +416,7 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
     @classmethod
     def load(cls, path):
         """Read an estimator written by :meth:`save` (also version 1 files, whose seed was
-        saved as ``random_state``)."""
+        saved as ``random_state``, and version 2 files, which also held ``result_``)."""
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             if meta.get("format") != "bayesreg.MCDropoutRegressor":
@@ -435,7 +436,7 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         for name in _FITTED_SCALARS:
             setattr(est, name, fitted[name])
         est.hidden_ = tuple(fitted["hidden_"])
-        if meta.get("result") is not None:
+        if meta.get("result") is not None:  # a version-2 file
             r = meta["result"]
             est.result_ = DropoutResult(**dict(r, hidden=tuple(r["hidden"])))
         return est
