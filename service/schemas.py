@@ -9,7 +9,6 @@ default (the estimators' constructors) and the numeric bounds
 """
 
 from bayesreg import BayesianRegression, MCDropoutRegressor
-from bayesreg.diagnostics import MIN_DIAGNOSTIC_DRAWS
 from bayesreg.estimator import METHODS as _CORE_METHODS
 from bayesreg.estimator import PRIOR_NAMES as _CORE_PRIORS
 from bayesreg.path import PRIORS as _CORE_PATH_PRIORS
@@ -95,16 +94,11 @@ def fit_options(cfg):
                    "description": "map and exact answer at once (201) when their worst-case cost "
                                   "is within BAYESREG_MAX_SYNC_COST, else they are queued like "
                                   "nuts (202)."},
-        "draws": {"type": "integer", "minimum": MIN_DIAGNOSTIC_DRAWS, "maximum": cfg["MAX_DRAWS"],
-                  "default": d["draws"],
-                  "x-reason": f"rank-normalized split r_hat and ESS (ArviZ) need at least "
-                              f"{MIN_DIAGNOSTIC_DRAWS} draws per chain, and HDIs from fewer "
-                              f"mean nothing",
+        "draws": {**RANGES["draws"].schema(), "maximum": cfg["MAX_DRAWS"], "default": d["draws"],
                   "description": "Draws per chain. Fewer than 100 succeed with a diagnostics "
                                  "warning (too few to check convergence reliably, as in PyMC)."},
-        "tune": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_TUNE"],
-                 "default": d["tune"]},
-        "chains": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_CHAINS"],
+        "tune": {**RANGES["tune"].schema(), "maximum": cfg["MAX_TUNE"], "default": d["tune"]},
+        "chains": {**RANGES["chains"].schema(), "maximum": cfg["MAX_CHAINS"],
                    "default": d["chains"]},
         "seed": {**RANGES["seed"].schema(), "type": ["integer", "null"], "default": d["seed"]},
         "hdi_prob": {**RANGES["hdi_prob"].schema(), "default": d["hdi_prob"]},
