@@ -22,7 +22,8 @@ INFO = ("Bayesian regularized regression: the MAP of ridge, lasso and elastic ne
 COMPONENTS = {
     "FitRequest": schemas.fit_request, "FitForm": schemas.fit_form,
     "PredictRequest": schemas.predict_request, "Fit": schemas.FIT, "FitList": schemas.FIT_LIST,
-    "FitData": schemas.FIT_DATA, "Prediction": schemas.PREDICTION,
+    "FitData": schemas.FIT_DATA, "PredictionShared": schemas.PREDICTION_SHARED,
+    "Prediction": schemas.PREDICTION,
     "DropoutFitRequest": schemas.dropout_request,
     "DropoutPredictRequest": schemas.dropout_predict_request, "DropoutFit": schemas.DROPOUT_FIT,
     "DropoutFitList": schemas.DROPOUT_FIT_LIST, "DropoutPrediction": schemas.DROPOUT_PREDICTION,

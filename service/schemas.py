@@ -19,7 +19,7 @@ from bayesreg.validation import BOUNDS, RANGES, REASONS
 __all__ = ["DATA", "DATASETS", "DATUM", "DROPOUT_DEFAULTS", "DROPOUT_FIT", "DROPOUT_FIT_LIST",
            "DROPOUT_PREDICTION", "FIT", "FIT_DATA", "FIT_DEFAULTS", "FIT_LIST", "HEALTH", "MATRIX",
            "LOO", "METHODS", "NAME_PATTERN", "PATH", "PATH_DEFAULTS", "PATH_LIST", "PATH_PRIORS",
-           "PREDICTION", "PRIORS", "PROBLEM", "STATUSES", "dropout_options",
+           "PREDICTION", "PREDICTION_SHARED", "PRIORS", "PROBLEM", "STATUSES", "dropout_options",
            "dropout_predict_request", "dropout_request", "fit_form", "fit_options",
            "fit_options_request", "fit_request", "path_form", "path_options",
            "path_options_request", "path_request", "predict_request"]
@@ -308,9 +308,41 @@ FIT_DATA = {
                    "feature_names": {"type": "array", "items": {"type": "string"}}},
 }
 
+# The five interval fields of a PredictiveInterval, the same names for every kind of fit.
+INTERVAL_FIELDS = ("mean", "mean_low", "mean_high", "obs_low", "obs_high")
+
+#: What every prediction answers, a regression's (Prediction) and MC dropout's
+#: (DropoutPrediction): fit_id, posterior (the five interval fields), hdi_prob, and one point
+#: prediction, whose name says what it is.
+PREDICTION_SHARED = {
+    "type": "object",
+    "required": ["fit_id", "posterior", "hdi_prob"],
+    "description": "The shape every prediction shares: fit_id; posterior, the "
+                   "PredictiveInterval (mean, mean_low, mean_high: the HDI of the mean "
+                   "function; obs_low, obs_high: the HDI of a new observation), null for a fit "
+                   "without a posterior (method map); hdi_prob, their mass; and one point "
+                   "prediction, named for what it is: map (the prediction at the posterior "
+                   "mode, which only a regression with a mode has), median (a horseshoe "
+                   "regression: no finite mode, so map is null and the prediction is at the "
+                   "coefficients' posterior medians) or deterministic (MC dropout: the network "
+                   "with dropout off, weight-scaled; it has no posterior mode to name).",
+    "properties": {
+        "fit_id": {"type": "string"},
+        "posterior": {"type": ["object", "null"], "required": list(INTERVAL_FIELDS),
+                      "properties": {key: {"type": "array", "items": NULLABLE_NUMBER}
+                                     for key in INTERVAL_FIELDS}},
+        "hdi_prob": NULLABLE_NUMBER,
+    },
+    "anyOf": [{"required": ["map"], "properties": {"map": {"type": "array"}}},
+              {"required": ["median"]}, {"required": ["deterministic"]}],
+}
+
 PREDICTION = {
+    "allOf": [PREDICTION_SHARED],
     "type": "object",
     "required": ["fit_id", "map", "posterior"],
+    "description": "A regression's prediction (the shared shape): map, or for a horseshoe "
+                   "prior median with map null.",
     "properties": {
         "fit_id": {"type": "string"},
         "map": {"type": ["array", "null"], "items": NULLABLE_NUMBER,
@@ -319,8 +351,7 @@ PREDICTION = {
                    "description": "a horseshoe prior only: the prediction at the "
                                   "coefficients' posterior medians (coef_)"},
         "posterior": {"type": ["object", "null"], "properties": {
-            key: {"type": "array", "items": NULLABLE_NUMBER}
-            for key in ("mean", "mean_low", "mean_high", "obs_low", "obs_high")}},
+            key: {"type": "array", "items": NULLABLE_NUMBER} for key in INTERVAL_FIELDS}},
         "hdi_prob": NULLABLE_NUMBER,
         "note": {"type": "string"},
     },
@@ -484,6 +515,7 @@ _FLAT = {"description": "Deprecated: the former flat shape, kept for one release
                         "posterior.", "deprecated": True}
 
 DROPOUT_PREDICTION = {
+    "allOf": [PREDICTION_SHARED],
     "type": "object",
     "required": ["fit_id", "posterior", "hdi_prob", "deterministic", "mc_samples", "mean", "sd",
                  "mean_low", "mean_high", "obs_low", "obs_high", "lower", "upper", "prob"],

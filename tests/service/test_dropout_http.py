@@ -138,6 +138,31 @@ def test_lifecycle_predicts_what_the_estimator_predicts(http):
     np.testing.assert_array_equal(data["y"], y)
 
 
+def test_both_predictions_share_one_shape(client):
+    """A regression's and MC dropout's predictions validate against one schema for their
+    common part: fit_id, posterior (the five interval fields), hdi_prob, a point prediction."""
+    shared = Draft202012Validator(schemas.PREDICTION_SHARED)
+    X = [[0.01] * 10, [-0.02] * 10]
+    reg = client.post("/v1/fits", json={"dataset": "diabetes", "method": "exact",
+                                        "prior": "ridge"}).get_json()
+    drop = client.post("/v1/dropout/fits", json={"dataset": "diabetes", "wait": True, **SMALL})
+    assert drop.status_code == 201, drop.get_json()
+    answers = {}
+    for kind, fit_id in (("fits", reg["id"]), ("dropout/fits", drop.get_json()["id"])):
+        reply = client.post(f"/v1/{kind}/{fit_id}/predict", json={"X": X, "hdi_prob": 0.9})
+        assert reply.status_code == 200, reply.get_json()
+        answers[kind] = out = reply.get_json()
+        shared.validate(out)
+        assert out["hdi_prob"] == 0.9 and set(out["posterior"]) >= {
+            "mean", "mean_low", "mean_high", "obs_low", "obs_high"}
+    assert answers["fits"]["map"] is not None and answers["dropout/fits"]["deterministic"]
+    # the schema can fail: without its point prediction, or an interval field, an answer is out
+    for out, point in ((answers["fits"], "map"), (answers["dropout/fits"], "deterministic")):
+        assert not shared.is_valid({k: v for k, v in out.items() if k != point})
+        assert not shared.is_valid({**out, "posterior": {
+            k: v for k, v in out["posterior"].items() if k != "obs_low"}})
+
+
 def test_kinds_do_not_mix_and_delete(http):
     reg = http("POST", "/v1/fits", json={"dataset": "diabetes", "method": "map"}).json
     resp = http("POST", "/v1/dropout/fits", json={"dataset": "diabetes", "wait": True, **SMALL})
