@@ -19,6 +19,9 @@ from .errors import invalid
 from .schemas import DROPOUT_DEFAULTS, FLAT_PROB
 from .store import DONE
 
+__all__ = ["KIND", "MASK_COST", "NOUN", "PREFIX", "SUMMARY_COST", "bp", "create", "data", "delete",
+           "index", "predict", "predict_cost", "resource", "show"]
+
 KIND, PREFIX, NOUN = "mc_dropout", "/v1/dropout/fits", "MC-dropout fit"
 bp = Blueprint("dropout", __name__, url_prefix=PREFIX)
 

@@ -72,3 +72,54 @@ def test_the_screen_check_sees_a_long_function(tmp_path):
                                    "    async def long(self):\n"
                                    + "".join("    " + line for line in body.splitlines(True)))
     assert _long_functions(tmp_path / "m.py", tmp_path) == [("m.py", "long", MAX_LINES + 1)]
+
+
+def _top_level_names(tree):
+    """Names a module binds at its top level: defs, classes, assignments, imports."""
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def _all_problems(path, root=ROOT):
+    """What is wrong with a module's ``__all__``: missing, not a literal list of strings, or
+    listing a private name or a name the module neither defines nor imports (a lazy name
+    must be served by the module's ``__getattr__``)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    where = str(path.relative_to(root))
+    found = [node.value for node in tree.body if isinstance(node, ast.Assign)
+             and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)]
+    if not found:
+        return [(where, "no __all__")]
+    try:
+        listed = ast.literal_eval(found[-1])
+    except ValueError:
+        return [(where, "__all__ is not a literal")]
+    bound = _top_level_names(tree)
+    lazy = "__getattr__" in bound
+    return ([(where, name) for name in listed if name.startswith("_")]
+            + [(where, name) for name in listed if name not in bound and not lazy])
+
+
+def test_every_module_has_an_all_of_public_names_it_defines_or_imports():
+    # __main__.py is a script (python -m service), not a module anyone imports from
+    modules = [p for p in sorted(CORE.rglob("*.py")) + sorted((ROOT / "service").rglob("*.py"))
+               if p.name != "__main__.py"]
+    assert len(modules) > 40
+    assert [problem for path in modules for problem in _all_problems(path)] == []
+
+
+def test_the_all_check_sees_a_missing_a_private_and_an_unbound_name(tmp_path):
+    (tmp_path / "none.py").write_text("def f():\n    pass\n")
+    (tmp_path / "bad.py").write_text("import os\n__all__ = ['os', '_g', 'h']\ndef _g():\n"
+                                     "    pass\n")
+    assert _all_problems(tmp_path / "none.py", tmp_path) == [("none.py", "no __all__")]
+    assert _all_problems(tmp_path / "bad.py", tmp_path) == [("bad.py", "_g"), ("bad.py", "h")]
