@@ -24,7 +24,7 @@ from .store import CANCELLED_RUNNING, storage_error
 
 __all__ = ["DATA_FILE", "DROPOUT_MODEL", "DROPOUT_OPTIONS", "ESTIMATOR_OPTIONS",
            "MODELS", "MODEL_FILE", "PATH_OPTIONS", "SETTINGS", "ModelCache",
-           "Stopped", "Watch", "api_name", "core_kwargs", "damaged_files", "discard",
+           "Stopped", "Watch", "core_kwargs", "damaged_files", "discard",
            "dropout_estimator", "error_of", "estimator", "file_checksums", "fit", "fit_dropout",
            "fit_path", "jsonable", "load_data", "load_dropout", "load_estimator",
            "loo_of", "persist", "run_claimed", "save_atomically", "save_data", "sha256_file",
@@ -58,19 +58,9 @@ def jsonable(value):
     return value
 
 
-#: The core's deprecated seed aliases under the API's name, for a core ``InputError.field``
-#: out (requests in need no translation: the API's names are the constructors' own).
-_API_NAMES = {"random_seed": "seed", "random_state": "seed"}
-
-
 def core_kwargs(options, names):
     """The constructor keywords among ``names`` that the request's ``options`` set."""
     return {k: options[k] for k in names if k in options}
-
-
-def api_name(field):
-    """The API's name of a core parameter (``random_seed`` -> ``seed``); others as they are."""
-    return _API_NAMES.get(field, field)
 
 
 def estimator(options):
@@ -178,7 +168,6 @@ def fit_dropout(store, fit_id, options, X, y, progress=None):
 
 def error_of(exc):
     field = getattr(exc, "field", None)
-    field = None if field is None else api_name(field)
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     if field is None:
         message = f"{type(exc).__name__}: {message}"
