@@ -274,7 +274,8 @@ def test_predict_interval_is_the_estimators_interval(small_fit, sine_data):
 
     X, _ = sine_data
     iv = small_fit.predict_interval(X[:12], hdi_prob=0.8)
-    assert isinstance(iv, PredictiveInterval) and iv._fields == PredictiveInterval._fields
+    assert isinstance(iv, PredictiveInterval)
+    assert iv._fields == ("mean", "mean_low", "mean_high", "obs_low", "obs_high")
     mean_hdi = az.hdi(small_fit.sample_predictions(X[:12])[None], hdi_prob=0.8)
     obs_hdi = az.hdi(small_fit.sample_predictions(X[:12], noise=True)[None], hdi_prob=0.8)
     np.testing.assert_array_equal(np.c_[iv.mean_low, iv.mean_high], mean_hdi)
