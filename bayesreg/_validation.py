@@ -13,7 +13,7 @@ import numpy as np
 __all__ = ["BOUNDS", "Bounds", "InputError", "InputTypeError", "check_Xy", "check_X",
            "check_feature_names", "check_names", "check_param", "check_sigma",
            "check_sigma_resolved", "check_alpha", "check_noise_dof", "check_exact_prior",
-           "resolve_seed", "Range", "RANGES", "SEED_MAX", "MIN_DIAGNOSTIC_DRAWS"]
+           "resolve_feature_names", "resolve_seed", "Range", "RANGES", "SEED_MAX", "MIN_DIAGNOSTIC_DRAWS"]
 
 
 class Bounds(NamedTuple):
@@ -384,6 +384,20 @@ def check_feature_names(names, p: int, controls: bool = False) -> list[str] | No
                                               f"both feature_names[{i}] and feature_names[{j}]")
     check_names(names, controls=controls)
     return names
+
+
+def resolve_feature_names(X, feature_names, p: int) -> list[str]:
+    """The names of X's ``p`` columns: ``feature_names`` if given (checked), else a
+    DataFrame's column names when they are ``p`` distinct storable strings, else
+    ``x0 ... x{p-1}``. Shared by the estimator and the regularization path."""
+    if feature_names is not None:
+        return check_feature_names(feature_names, p)
+    if hasattr(X, "columns"):
+        names = [str(c) for c in X.columns]
+        if len(set(names)) == p:
+            check_names(names, field="X.columns")
+            return names
+    return [f"x{j}" for j in range(p)]
 
 
 def check_names(names, field: str = "feature_names", controls: bool = False) -> None:

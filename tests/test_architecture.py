@@ -123,3 +123,43 @@ def test_the_all_check_sees_a_missing_a_private_and_an_unbound_name(tmp_path):
                                      "    pass\n")
     assert _all_problems(tmp_path / "none.py", tmp_path) == [("none.py", "no __all__")]
     assert _all_problems(tmp_path / "bad.py", tmp_path) == [("bad.py", "_g"), ("bad.py", "h")]
+
+
+def _private_uses(path):
+    """``(owner, name)`` of each private name a module takes from another: imported
+    (``from .m import _x``) or reached through a name other than self/cls (``obj._x``).
+    A named tuple's ``_fields`` / ``_asdict`` are its public API."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            out += [(node.module or ".", a.name) for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")]
+        elif (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+              and not node.attr.startswith("__") and node.attr not in ("_fields", "_asdict")
+              and isinstance(node.value, ast.Name) and node.value.id not in ("self", "cls")):
+            out.append((node.value.id, node.attr))
+    return out
+
+
+# Private uses that remain, each inside one unit: a class on its own instances, a package
+# on its own modules, the horseshoe on the engine it extends (pipeline's and kernel's
+# internals; not yet given a public form).
+_OWN = {"client.py": {("fit", "_resource")}, "estimator.py": {("est", "_set_results")},
+        "dropout/__init__.py": {("regressor", "_interval_class")},
+        "dropout/regressor.py": {("result", "_deprecated_alias")},
+        "horseshoe.py": {("pipeline", "_check_noise"), ("pipeline", "_names"),
+                         ("pipeline", "_seed"), ("pipeline", "_with_phase")},
+        "hs_kernel.py": {("kernel", "_LOGP_SIG")}}
+
+
+def test_no_core_module_reaches_into_anothers_privates():
+    found = {str(p.relative_to(CORE)): set(_private_uses(p)) for p in sorted(CORE.rglob("*.py"))}
+    extra = {name: uses - _OWN.get(name, set()) for name, uses in found.items()}
+    assert {name: uses for name, uses in extra.items() if uses} == {}
+
+
+def test_the_private_check_sees_an_import_and_an_attribute(tmp_path):
+    (tmp_path / "m.py").write_text("from .a import _x, y\nimport b\nb._z()\nself._ok\n"
+                                   "t._fields\n")
+    assert sorted(_private_uses(tmp_path / "m.py")) == [("a", "_x"), ("b", "_z")]
