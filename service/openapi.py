@@ -209,7 +209,16 @@ def document(cfg, version):
     components = {name: spec(cfg) if callable(spec) else spec for name, spec in COMPONENTS.items()}
     return {"openapi": "3.1.0",
             "info": {"title": "bayesreg", "version": version, "description": INFO},
-            "paths": paths, "components": {"schemas": components}}
+            "paths": paths, "components": {"schemas": _shared_as_refs(components)}}
+
+
+def _shared_as_refs(components):
+    """An ``allOf`` part that is itself a component (PredictionShared) becomes a $ref to it,
+    so the document states the shared shape once."""
+    by_id = {id(spec): name for name, spec in components.items()}
+    return {name: {**spec, "allOf": [_ref(by_id[id(part)]) if id(part) in by_id else part
+                                     for part in spec["allOf"]]} if "allOf" in spec else spec
+            for name, spec in components.items()}
 
 
 def docs_html(doc) -> str:
