@@ -84,8 +84,10 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
     learn_alpha : bool
         Put a Half-Cauchy(alpha) hyperprior on alpha; the MAP is then reported at the
         posterior median of alpha.
-    draws, tune, chains : int >= 1
-        NUTS draws and tuning steps per chain, and the number of chains.
+    draws : int >= 4
+        NUTS draws per chain (ArviZ's rank-normalized split r_hat and ESS need 4).
+    tune, chains : int >= 1
+        NUTS tuning steps per chain, and the number of chains.
     hdi_prob : float in (0, 1)
         Probability mass of the reported highest-density intervals.
     seed : int or None
