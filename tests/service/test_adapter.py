@@ -6,9 +6,7 @@ its refusals: test_errors.py and test_jobs.py.)"""
 import os
 import uuid
 
-import pytest
-
-from service import collection, fits, openapi
+from service import fits, openapi
 
 
 def test_a_fit_the_core_refuses_is_a_422_that_keeps_nothing(bare):
@@ -26,13 +24,6 @@ def test_a_fit_the_core_refuses_is_a_422_that_keeps_nothing(bare):
 def test_the_fit_routes_are_the_views_of_fits_py(app):
     for name in ("index", "show", "delete", "data", "create", "predict", "posterior", "plot"):
         assert app.view_functions[f"fits.{name}"] is getattr(fits, name), name
-
-
-def test_the_demo_data_is_read_once_and_shared_read_only():
-    X, y, names = collection.dataset("diabetes")
-    assert collection.dataset("diabetes")[0] is X and X.shape == (442, len(names))
-    with pytest.raises(ValueError):
-        X[0, 0] = 1.0
 
 
 def test_the_openapi_paths_are_the_route_table(app):
