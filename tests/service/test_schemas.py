@@ -151,7 +151,7 @@ def test_data_cells_are_bounded_by_the_cores_bound_with_its_reason(client):
 
 
 def test_the_dropout_predict_request_names_the_mass_as_regression_does(app):
-    """hdi_prob, with regression's range; prob, deprecated, never with it (the service)."""
+    """hdi_prob, with regression's range; prob, deprecated: the mass of the flat fields only."""
     spec = schemas.dropout_predict_request(app.config)["properties"]
     keys = ("exclusiveMinimum", "exclusiveMaximum", "type")
     assert {k: spec["hdi_prob"][k] for k in keys} == {k: RANGES["hdi_prob"].schema()[k]
