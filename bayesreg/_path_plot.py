@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["path_figure"]
+
 
 def path_figure(path, max_features=12):
     """Three panels against alpha (log scale, decreasing to the right as glmnet draws it)."""

@@ -13,7 +13,7 @@ import numpy as np
 __all__ = ["BOUNDS", "Bounds", "InputError", "InputTypeError", "check_Xy", "check_X",
            "check_feature_names", "check_names", "check_param", "check_sigma",
            "check_sigma_resolved", "check_alpha", "check_noise_dof", "check_exact_prior",
-           "resolve_seed", "Range", "RANGES", "SEED_MAX"]
+           "resolve_feature_names", "resolve_seed", "Range", "RANGES", "SEED_MAX", "MIN_DIAGNOSTIC_DRAWS"]
 
 
 class Bounds(NamedTuple):
@@ -117,14 +117,22 @@ class Range:
     low_open: bool = False
     high_open: bool = False
     kind: str = "real"
+    reason: str | None = None  # why the bound is where it is, added to an out-of-range message
 
     def check(self, name, value):
-        return check_param(name, value, kind=self.kind, low=self.low, high=self.high,
-                           low_open=self.low_open, high_open=self.high_open)
+        try:
+            return check_param(name, value, kind=self.kind, low=self.low, high=self.high,
+                               low_open=self.low_open, high_open=self.high_open)
+        except InputError as exc:
+            if self.reason is None or not exc.message.startswith("must be in the range"):
+                raise
+            raise InputError(name, f"{exc.message}: {self.reason}") from None
 
     def schema(self) -> dict:
-        """The same rule as JSON Schema keywords."""
+        """The same rule as JSON Schema keywords (the reason as ``x-reason``)."""
         out = {"type": "integer" if self.kind == "int" else "number"}
+        if self.reason is not None:
+            out["x-reason"] = self.reason
         for bound, open_, closed_key, open_key in ((self.low, self.low_open, "minimum",
                                                     "exclusiveMinimum"),
                                                    (self.high, self.high_open, "maximum",
@@ -137,6 +145,9 @@ class Range:
 #: The largest seed (NumPy's and nutpie's seeds are 32-bit).
 SEED_MAX = 2**32 - 1
 
+#: The fewest draws per chain: ArviZ's rank-normalized split r_hat and ESS need 4.
+MIN_DIAGNOSTIC_DRAWS = 4
+
 #: The ranges of BayesianRegression's numeric parameters (alpha and sigma: see BOUNDS; draws,
 #: tune and chains have only a lower bound here, the service caps them further).
 RANGES = {
@@ -144,7 +155,10 @@ RANGES = {
     "hdi_prob": Range(0, 1, low_open=True, high_open=True),
     "target_accept": Range(0, 1, low_open=True, high_open=True),
     "seed": Range(0, SEED_MAX, kind="int"),
-    "draws": Range(1, kind="int"),
+    "draws": Range(MIN_DIAGNOSTIC_DRAWS, kind="int",
+                   reason=f"rank-normalized split r_hat and ESS (ArviZ) need at least "
+                          f"{MIN_DIAGNOSTIC_DRAWS} draws per chain, and HDIs from fewer mean "
+                          f"nothing"),
     "tune": Range(1, kind="int"),
     "chains": Range(1, kind="int"),
     # the horseshoe priors' scales (bayesreg.horseshoe); expected_nonzero <= p - 1 at fit
@@ -370,6 +384,20 @@ def check_feature_names(names, p: int, controls: bool = False) -> list[str] | No
                                               f"both feature_names[{i}] and feature_names[{j}]")
     check_names(names, controls=controls)
     return names
+
+
+def resolve_feature_names(X, feature_names, p: int) -> list[str]:
+    """The names of X's ``p`` columns: ``feature_names`` if given (checked), else a
+    DataFrame's column names when they are ``p`` distinct storable strings, else
+    ``x0 ... x{p-1}``. Shared by the estimator and the regularization path."""
+    if feature_names is not None:
+        return check_feature_names(feature_names, p)
+    if hasattr(X, "columns"):
+        names = [str(c) for c in X.columns]
+        if len(set(names)) == p:
+            check_names(names, field="X.columns")
+            return names
+    return [f"x{j}" for j in range(p)]
 
 
 def check_names(names, field: str = "feature_names", controls: bool = False) -> None:

@@ -603,19 +603,20 @@ class DropoutFit(_Handle):
         mean = _floats(post["mean"])
         return (mean, _floats(post["sd"])) if return_std else mean
 
-    def predict_interval(self, X, hdi_prob: float | None = None, *,
-                         prob: float | None = None) -> "PredictiveInterval":
+    def predict_interval(self, X, prob: float | None = None, *,
+                         hdi_prob: float | None = None) -> "PredictiveInterval":
         """HDIs of the network's mean function and of a new observation at ``hdi_prob``
-        (default 0.95), as ``MCDropoutRegressor.predict_interval``: ``PredictiveInterval(mean,
-        mean_low, mean_high, obs_low, obs_high)``. ``prob`` is deprecated (a
-        ``FutureWarning``): the former central intervals, as in process."""
+        (keyword-only, default 0.95), as ``MCDropoutRegressor.predict_interval``:
+        ``PredictiveInterval(mean, mean_low, mean_high, obs_low, obs_high)``. ``prob``
+        (positional as before, or by keyword) is deprecated (a ``FutureWarning``): the former
+        central intervals, as in process, read from the answer's deprecated flat fields."""
         from .dropout import PredictiveInterval
-        from .dropout.regressor import _interval_mass
+        from .dropout.regressor import interval_mass
 
-        mass, central = _interval_mass(hdi_prob, prob, "predict_interval")
+        mass, central = interval_mass(hdi_prob, prob, "predict_interval")
         out = self._succeeded()._predict(X, **{"prob" if central else "hdi_prob": mass})
-        post = out["posterior"]
-        return PredictiveInterval(*(_floats(post[k]) for k in PredictiveInterval._fields))
+        fields = out if central else out["posterior"]
+        return PredictiveInterval(*(_floats(fields[k]) for k in PredictiveInterval._fields))
 
     def predict_deterministic(self, X) -> np.ndarray:
         """The network with dropout switched off (weight scaling)."""

@@ -10,6 +10,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+# the fewest draws per chain for which ArviZ computes rank-normalized split r_hat and ESS
+# (below it they are NaN: each chain is split in two halves of at least 2 draws); a rule of
+# the inputs, so it lives with RANGES["draws"]
+from ._validation import MIN_DIAGNOSTIC_DRAWS
+
 __all__ = ["SUMMARY_COLUMNS", "summarize", "summarize_posterior", "summary_frame", "map_rows",
            "diagnose", "convergence_warnings",
            "R_HAT_MAX", "ESS_MIN", "MIN_DIAGNOSTIC_DRAWS", "MIN_RELIABLE_DRAWS"]
@@ -17,9 +22,6 @@ __all__ = ["SUMMARY_COLUMNS", "summarize", "summarize_posterior", "summary_frame
 #: thresholds of Vehtari et al. (2021): rank-normalized r_hat and bulk ESS
 R_HAT_MAX = 1.01
 ESS_MIN = 400
-#: fewest draws per chain for which ArviZ computes rank-normalized split r_hat and ESS
-#: (below it they are NaN: each chain is split in two halves of at least 2 draws)
-MIN_DIAGNOSTIC_DRAWS = 4
 #: below this many draws per chain PyMC warns that convergence cannot be checked reliably
 MIN_RELIABLE_DRAWS = 100
 

@@ -16,9 +16,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import diagnostics, loo
-from ._validation import (RANGES, InputError, check_alpha, check_exact_prior,
-                          check_feature_names, check_names, check_param, check_sigma, check_X,
-                          check_Xy, resolve_seed)
+from ._validation import (RANGES, InputError, check_alpha, check_exact_prior, check_param,
+                          check_sigma, check_X, check_Xy, resolve_feature_names, resolve_seed)
 from .exact import ConjugateRidge
 from .horseshoe import HORSESHOE_PRIORS, Horseshoe, no_mode, sample_horseshoe
 from .model import SuffStats
@@ -85,8 +84,10 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
     learn_alpha : bool
         Put a Half-Cauchy(alpha) hyperprior on alpha; the MAP is then reported at the
         posterior median of alpha.
-    draws, tune, chains : int >= 1
-        NUTS draws and tuning steps per chain, and the number of chains.
+    draws : int >= 4
+        NUTS draws per chain (ArviZ's rank-normalized split r_hat and ESS need 4).
+    tune, chains : int >= 1
+        NUTS tuning steps per chain, and the number of chains.
     hdi_prob : float in (0, 1)
         Probability mass of the reported highest-density intervals.
     seed : int or None
@@ -244,7 +245,7 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         prior, method = self.check_params(method)
         X_arr, y_arr = self._check_data(X, y)
         self._check_log_likelihood_size(X_arr.shape[0])
-        self.feature_names_ = self._resolve_names(X, feature_names, X_arr.shape[1])
+        self.feature_names_ = resolve_feature_names(X, feature_names, X_arr.shape[1])
         seed = self.random_seed if self.seed is None else self.seed
         self.seed_ = resolve_seed(seed)
         # one pass over the data: X'X (no centred copy of X) unless n < p
@@ -259,14 +260,21 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         t0 = time.perf_counter()
         map_result = solve_map(stats, prior, sigma=self.sigma, standardize=self.standardize)
         timing = {"map_s": time.perf_counter() - t0, "compile_s": 0.0, "sample_s": 0.0}
-        return self._fit_posterior(stats, prior, method, map_result, timing, start, progress,
+        return self.fit_posterior(stats, prior, method, map_result, timing, start, progress,
                                    should_stop)
 
-    def _fit_posterior(self, stats, prior, method, map_result, timing, start, progress=None,
-                       should_stop=None):
-        """The steps after the MAP (sampling or the closed form) and the learned attributes;
-        ``feature_names_`` and ``seed_`` are set. Shared with :mod:`bayesreg.path`, which
-        solves every alpha's MAP on one :class:`SuffStats`."""
+    def fit_posterior(self, stats, prior, method, map_result, timing, start, progress=None,
+                      should_stop=None):
+        """Fit from steps already taken: the steps after the MAP (``sample`` for ``"nuts"``,
+        ``conjugate_ridge`` for ``"exact"``, nothing for ``"map"``) and the learned
+        attributes; returns ``self``.
+
+        For a caller that computes the :class:`~bayesreg.SuffStats` once and solves the MAP
+        itself (:func:`~bayesreg.regularization_path`, every alpha on one ``stats``):
+        ``prior`` is the resolved :class:`~bayesreg.priors.Prior`, ``map_result`` its
+        :func:`~bayesreg.map.solve_map` on ``stats``, ``timing`` the seconds so far
+        (``map_s``, ``compile_s``, ``sample_s``), ``start`` the ``time.perf_counter()`` of
+        the fit's start. ``feature_names_`` and ``seed_`` must be set before."""
         post = None
         if method == "nuts":
             post = sample(stats, prior, map_result, self._settings(), learn_alpha=self.learn_alpha,
@@ -324,16 +332,6 @@ class BayesianRegression(RegressorMixin, BaseEstimator):
         self.kkt_violation_ = map_result.kkt
         self.posterior_ = None if post is None else post.idata
         self.diagnostics_ = None if post is None else post.diagnostics.to_dict()
-
-    def _resolve_names(self, X, feature_names, p):
-        if feature_names is not None:
-            return check_feature_names(feature_names, p)
-        if hasattr(X, "columns"):
-            names = [str(c) for c in X.columns]
-            if len(set(names)) == p:
-                check_names(names, field="X.columns")
-                return names
-        return [f"x{j}" for j in range(p)]
 
     # ------------------------------------------------------------------ results
     @property

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from ._validation import (RANGES, InputError, Range, check_alpha, check_param, check_Xy,
-                          resolve_seed)
+                          resolve_feature_names, resolve_seed)
 from .loo import LooResult, psis_loo
 from .model import Cancelled, SuffStats
 from .pipeline import solve_map
@@ -246,8 +246,7 @@ def regularization_path(X, y, prior="lasso", l1_ratio=0.5, alphas=None, n_alphas
         if f is not None and not callable(f):
             raise InputError(name, f"must be callable or None; got {type(f).__name__}")
     X_arr, y_arr = check_Xy(X, y)
-    template = _estimator(params, 1.0, base)
-    names = template._resolve_names(X, feature_names, X_arr.shape[1])
+    names = resolve_feature_names(X, feature_names, X_arr.shape[1])
     stats = SuffStats.of(X_arr, y_arr, params["fit_intercept"])
     grid = _grid(stats, alphas, n_alphas, alpha_min_ratio, params)
     run = _Run(params, stats, X, names, progress, should_stop, len(grid))
@@ -368,8 +367,8 @@ class _Run:
         # would start it in the wrong place.
         map_result = solve_map(self.stats, prior, sigma=est.sigma, standardize=est.standardize)
         timing = {"map_s": time.perf_counter() - t0, "compile_s": 0.0, "sample_s": 0.0}
-        est._fit_posterior(self.stats, prior, method, map_result, timing, t0,
-                           should_stop=self.should_stop)
+        est.fit_posterior(self.stats, prior, method, map_result, timing, t0,
+                          should_stop=self.should_stop)
         t1 = time.perf_counter()
         self.loo.append(None if est.posterior_ is None else LooResult.from_elpd(
             psis_loo(est.posterior_, *self.stats.data, warn=False)))

@@ -102,7 +102,7 @@ def mc_dropout(train, tests, grid_p, grid_tau, epochs, seed=0):
         intervals = {}
         for prob in PROBS:
             # the central intervals this benchmark's published coverage was measured on
-            iv = m.predict_summary(Xt, prob, central=True)
+            iv = m.predict_summary(Xt, hdi_prob=prob, central=True)
             intervals[prob] = (iv.obs_low, iv.obs_high)
         res[name] = score(intervals, yt)
         res[name]["rmse"] = float(np.sqrt(np.mean((m.predict(Xt) - yt) ** 2)))

@@ -9,6 +9,9 @@ import logging
 import sys
 import warnings
 
+__all__ = ["LEGEND", "METHODS", "PATH_PRIORS", "PRIORS", "SAMPLERS", "UsageError", "build_parser",
+           "cmd_fit", "cmd_path", "cmd_serve", "main", "path_table"]
+
 # Light imports only: ``bayesreg --help`` and usage errors must answer without loading PyMC
 # (seconds). The estimator is imported when a fit runs; tests check these match its own.
 METHODS = ("exact", "map", "nuts")

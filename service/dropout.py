@@ -9,14 +9,18 @@ BAYESREG_MAX_PREDICT_COST, and without a lock: concurrent predictions run side b
 
 import uuid
 
+from bayesreg.dropout.regressor import HDI_PROB
 from bayesreg.validation import check_feature_names
 from flask import Blueprint, current_app, request
 
 from . import collection, jobs, schemas, validation
 from .collection import dataset, enqueue, reading, require_succeeded, settle, store
 from .errors import invalid
-from .schemas import DROPOUT_DEFAULTS
+from .schemas import DROPOUT_DEFAULTS, FLAT_PROB
 from .store import DONE
+
+__all__ = ["KIND", "MASK_COST", "NOUN", "PREFIX", "SUMMARY_COST", "bp", "create", "data", "delete",
+           "index", "predict", "predict_cost", "resource", "show"]
 
 KIND, PREFIX, NOUN = "mc_dropout", "/v1/dropout/fits", "MC-dropout fit"
 bp = Blueprint("dropout", __name__, url_prefix=PREFIX)
@@ -119,17 +123,25 @@ def predict(fit_id):
                            f"{SUMMARY_COST}) of the network must be <= {cfg['MAX_PREDICT_COST']} "
                            f"(BAYESREG_MAX_PREDICT_COST); got {rows} x "
                            f"{_per_row(T, weights, units)} = {cost}", status=413)
-    # "prob" (deprecated) asks for the former central intervals, "hdi_prob" for HDIs
-    central = "prob" in body
-    mass = body.get("prob", body.get("hdi_prob", 0.95))
-    summary = est.predict_summary(X, mass, central=central).to_dict()  # one set of T passes
-    out = {"fit_id": fit_id, "posterior": summary, "hdi_prob": None if central else mass,
+    # posterior: HDIs at hdi_prob (the core's default HDI_PROB). The deprecated flat fields
+    # keep their former meaning whatever the request sends: central intervals at "prob"
+    # (default 0.95, as before). Both from one set of T passes.
+    prob = body.get("prob", FLAT_PROB)
+    hdis, flat = est.predict_summaries(X, [(body.get("hdi_prob"), False), (prob, True)])
+    summary = hdis.to_dict()
+    out = {"fit_id": fit_id, "posterior": summary, "hdi_prob": body.get("hdi_prob", HDI_PROB),
            "deterministic": est.predict_deterministic(X).tolist(), "mc_samples": T,
            # the former flat shape, kept for one release (deprecated in the OpenAPI document)
-           **summary, "lower": summary["obs_low"], "upper": summary["obs_high"], "prob": mass}
+           **_flat(flat.to_dict(), prob)}
     # within the bound on |X|, a network's products can still overflow: 422, never null
     validation.check_prediction({"map": out["deterministic"], "posterior": summary})
     return jobs.jsonable(out)
+
+
+def _flat(central, prob):
+    """The deprecated flat fields: the central intervals as before, obs_low and obs_high also
+    under their older names lower and upper, and their mass prob."""
+    return {**central, "lower": central["obs_low"], "upper": central["obs_high"], "prob": prob}
 
 
 def _check_one_row(body, n_features, cfg):

@@ -7,7 +7,6 @@ from werkzeug.exceptions import HTTPException
 
 from bayesreg.validation import InputError
 
-from .jobs import api_name
 from .store import storage_error
 
 __all__ = ["PROBLEM_MIME", "Problem", "invalid", "problem_response", "register"]
@@ -54,8 +53,8 @@ def problem_response(problem):
 
 
 def _from_input(exc):
-    """The core's refusal of an argument, under the API's name of the field."""
-    return invalid(api_name(exc.field), exc.message)
+    """The core's refusal of an argument: the API's names are the constructors' own."""
+    return invalid(exc.field, exc.message)
 
 
 def _from_http(exc):

@@ -25,6 +25,8 @@ import json
 import logging
 import time
 
+__all__ = ["PROBLEM_MIME", "Front", "Limits", "Refused", "problem_bytes"]
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MIME = "application/problem+json"

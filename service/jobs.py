@@ -23,17 +23,16 @@ from bayesreg.model import Cancelled
 from .store import CANCELLED_RUNNING, storage_error
 
 __all__ = ["DATA_FILE", "DROPOUT_MODEL", "DROPOUT_OPTIONS", "ESTIMATOR_OPTIONS",
-           "MODELS", "MODEL_FILE", "PATH_FILE", "PATH_OPTIONS", "SETTINGS", "ModelCache",
-           "Stopped", "Watch", "api_name", "core_kwargs", "damaged_files", "discard",
+           "MODELS", "MODEL_FILE", "PATH_OPTIONS", "SETTINGS", "ModelCache",
+           "Stopped", "Watch", "core_kwargs", "damaged_files", "discard",
            "dropout_estimator", "error_of", "estimator", "file_checksums", "fit", "fit_dropout",
-           "fit_path", "jsonable", "load_data", "load_dropout", "load_estimator", "load_path",
+           "fit_path", "jsonable", "load_data", "load_dropout", "load_estimator",
            "loo_of", "persist", "run_claimed", "save_atomically", "save_data", "sha256_file",
            "write_atomically"]
 
 log = logging.getLogger(__name__)
 DATA_FILE = "data.npz"
 MODEL_FILE = "model.nc"
-PATH_FILE = "path.json"
 # Request fields of POST /v1/paths that are regularization_path's keywords.
 PATH_OPTIONS = ("prior", "l1_ratio", "alphas", "n_alphas", "alpha_min_ratio", "method", "draws",
                 "tune", "chains", "hdi_prob", "seed", "sigma", "fit_intercept", "standardize")
@@ -59,19 +58,9 @@ def jsonable(value):
     return value
 
 
-#: The core's deprecated seed aliases under the API's name, for a core ``InputError.field``
-#: out (requests in need no translation: the API's names are the constructors' own).
-_API_NAMES = {"random_seed": "seed", "random_state": "seed"}
-
-
 def core_kwargs(options, names):
     """The constructor keywords among ``names`` that the request's ``options`` set."""
     return {k: options[k] for k in names if k in options}
-
-
-def api_name(field):
-    """The API's name of a core parameter (``random_seed`` -> ``seed``); others as they are."""
-    return _API_NAMES.get(field, field)
 
 
 def estimator(options):
@@ -144,27 +133,14 @@ def write_atomically(path, write):
         raise
 
 
-def fit_path(store, fit_id, options, X, y, feature_names, progress=None, should_stop=None):
-    """Run a regularization path and write its ``to_dict()`` (``path.json``); returns it with
-    the core's timing (seconds on the MAPs, the posteriors, LOO, in all). ``progress(done,
-    total)`` counts fits done; ``should_stop()`` is polled during each fit (the core's
-    ``Cancelled`` propagates)."""
+def fit_path(options, X, y, feature_names, progress=None, should_stop=None):
+    """Run a regularization path: its ``to_dict()`` with the core's timing (seconds on the
+    MAPs, the posteriors, LOO, in all), the result stored in the database (and nowhere else).
+    ``progress(done, total)`` counts fits done; ``should_stop()`` is polled during each fit
+    (the core's ``Cancelled`` propagates)."""
     path = regularization_path(X, y, feature_names=feature_names, progress=progress,
                                should_stop=should_stop, **core_kwargs(options, PATH_OPTIONS))
-    out = jsonable(path.to_dict())
-
-    def write(name):
-        with open(name, "w", encoding="utf-8") as fh:
-            json.dump(out, fh, allow_nan=False)
-
-    write_atomically(store.path(fit_id, PATH_FILE), write)
-    return {**out, "timing": jsonable(dict(path.timing))}
-
-
-def load_path(store, fit_id):
-    """The stored ``to_dict()`` of a succeeded path."""
-    with open(store.path(fit_id, PATH_FILE), encoding="utf-8") as fh:
-        return json.load(fh)
+    return {**jsonable(path.to_dict()), "timing": jsonable(dict(path.timing))}
 
 
 # Request fields of POST /v1/dropout/fits that are constructor arguments.
@@ -192,7 +168,6 @@ def fit_dropout(store, fit_id, options, X, y, progress=None):
 
 def error_of(exc):
     field = getattr(exc, "field", None)
-    field = None if field is None else api_name(field)
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     if field is None:
         message = f"{type(exc).__name__}: {message}"
@@ -310,8 +285,7 @@ def _run(store, fit_id, kind, options, progress, should_stop):
     if kind == "mc_dropout":  # training has no should_stop: progress stops it
         return fit_dropout(store, fit_id, options, X, y, progress), (DATA_FILE, DROPOUT_MODEL)
     if kind == "path":
-        result = fit_path(store, fit_id, options, X, y, names, progress, should_stop)
-        return result, (DATA_FILE, PATH_FILE)
+        return fit_path(options, X, y, names, progress, should_stop), (DATA_FILE,)
     result = fit(store, fit_id, options, X, y, names, progress, should_stop)
     return result, (DATA_FILE, MODEL_FILE)
 

@@ -22,7 +22,8 @@ INFO = ("Bayesian regularized regression: the MAP of ridge, lasso and elastic ne
 COMPONENTS = {
     "FitRequest": schemas.fit_request, "FitForm": schemas.fit_form,
     "PredictRequest": schemas.predict_request, "Fit": schemas.FIT, "FitList": schemas.FIT_LIST,
-    "FitData": schemas.FIT_DATA, "Prediction": schemas.PREDICTION,
+    "FitData": schemas.FIT_DATA, "PredictionShared": schemas.PREDICTION_SHARED,
+    "Prediction": schemas.PREDICTION,
     "DropoutFitRequest": schemas.dropout_request,
     "DropoutPredictRequest": schemas.dropout_predict_request, "DropoutFit": schemas.DROPOUT_FIT,
     "DropoutFitList": schemas.DROPOUT_FIT_LIST, "DropoutPrediction": schemas.DROPOUT_PREDICTION,
@@ -208,7 +209,16 @@ def document(cfg, version):
     components = {name: spec(cfg) if callable(spec) else spec for name, spec in COMPONENTS.items()}
     return {"openapi": "3.1.0",
             "info": {"title": "bayesreg", "version": version, "description": INFO},
-            "paths": paths, "components": {"schemas": components}}
+            "paths": paths, "components": {"schemas": _shared_as_refs(components)}}
+
+
+def _shared_as_refs(components):
+    """An ``allOf`` part that is itself a component (PredictionShared) becomes a $ref to it,
+    so the document states the shared shape once."""
+    by_id = {id(spec): name for name, spec in components.items()}
+    return {name: {**spec, "allOf": [_ref(by_id[id(part)]) if id(part) in by_id else part
+                                     for part in spec["allOf"]]} if "allOf" in spec else spec
+            for name, spec in components.items()}
 
 
 def docs_html(doc) -> str:

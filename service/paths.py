@@ -5,7 +5,7 @@ time limit, cancellation by DELETE and recovery at restart; the same data (JSON,
 or a CSV upload) and problem documents. A path runs ``bayesreg.regularization_path`` in a
 worker, one fit per alpha, and always there (202 + Location, or ``"wait": true`` for a
 bounded wait): its progress is fits done of the path's alphas. Its result is the path's
-``to_dict()``, kept in the database and in ``path.json`` (checksummed, as the data).
+``to_dict()``, kept once, in the database; its plot is drawn from there.
 """
 
 import json
@@ -66,12 +66,13 @@ def data(path_id):
 
 @bp.get("/<path_id>/plot.png")
 def plot(path_id):
-    require_succeeded(collection.row_or_404(path_id, KIND, NOUN))
+    row = collection.row_or_404(path_id, KIND, NOUN)
+    require_succeeded(row)
 
     def draw():
         from .plot import path_png
 
-        return path_png(jobs.load_path(store(), path_id))
+        return path_png(json.loads(row["result"]))  # the stored to_dict(), as fits' plots
 
     with reading(path_id, NOUN):
         return collection.cached_file(path_id, "plot.png", draw, "image/png")

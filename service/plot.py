@@ -5,6 +5,8 @@ import io
 
 from matplotlib.figure import Figure
 
+__all__ = ["MARGIN", "ROW_HEIGHT", "forest_png", "path_png"]
+
 # Inches per coefficient row and for the axis, legend and title; at 100 dpi a plot of
 # k rows is 100 * (ROW_HEIGHT * k + MARGIN) pixels high.
 ROW_HEIGHT = 0.45

@@ -38,6 +38,10 @@ import time
 
 from .store import Store, is_fit_id
 
+__all__ = ["DIED", "GONE", "OVERTIME", "STALLED", "STOPPED", "Supervisor", "backoff",
+           "collect_orphans", "describe_exit", "fit_time_limit", "main", "pool_lock", "recover",
+           "warm_kernel", "worker_main"]
+
 
 def fit_time_limit(options, server_limit):
     """Seconds a fit may run: its request's ``time_limit``, at most the server's."""

@@ -9,17 +9,17 @@ default (the estimators' constructors) and the numeric bounds
 """
 
 from bayesreg import BayesianRegression, MCDropoutRegressor
-from bayesreg.diagnostics import MIN_DIAGNOSTIC_DRAWS
 from bayesreg.estimator import METHODS as _CORE_METHODS
 from bayesreg.estimator import PRIOR_NAMES as _CORE_PRIORS
 from bayesreg.path import PRIORS as _CORE_PATH_PRIORS
+from bayesreg.dropout.regressor import HDI_PROB
 from bayesreg.dropout.regressor import RANGES as DROPOUT_RANGES
 from bayesreg.validation import BOUNDS, RANGES, REASONS
 
 __all__ = ["DATA", "DATASETS", "DATUM", "DROPOUT_DEFAULTS", "DROPOUT_FIT", "DROPOUT_FIT_LIST",
            "DROPOUT_PREDICTION", "FIT", "FIT_DATA", "FIT_DEFAULTS", "FIT_LIST", "HEALTH", "MATRIX",
            "LOO", "METHODS", "NAME_PATTERN", "PATH", "PATH_DEFAULTS", "PATH_LIST", "PATH_PRIORS",
-           "PREDICTION", "PRIORS", "PROBLEM", "STATUSES", "dropout_options",
+           "PREDICTION", "PREDICTION_SHARED", "PRIORS", "PROBLEM", "STATUSES", "dropout_options",
            "dropout_predict_request", "dropout_request", "fit_form", "fit_options",
            "fit_options_request", "fit_request", "path_form", "path_options",
            "path_options_request", "path_request", "predict_request"]
@@ -94,16 +94,11 @@ def fit_options(cfg):
                    "description": "map and exact answer at once (201) when their worst-case cost "
                                   "is within BAYESREG_MAX_SYNC_COST, else they are queued like "
                                   "nuts (202)."},
-        "draws": {"type": "integer", "minimum": MIN_DIAGNOSTIC_DRAWS, "maximum": cfg["MAX_DRAWS"],
-                  "default": d["draws"],
-                  "x-reason": f"rank-normalized split r_hat and ESS (ArviZ) need at least "
-                              f"{MIN_DIAGNOSTIC_DRAWS} draws per chain, and HDIs from fewer "
-                              f"mean nothing",
+        "draws": {**RANGES["draws"].schema(), "maximum": cfg["MAX_DRAWS"], "default": d["draws"],
                   "description": "Draws per chain. Fewer than 100 succeed with a diagnostics "
                                  "warning (too few to check convergence reliably, as in PyMC)."},
-        "tune": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_TUNE"],
-                 "default": d["tune"]},
-        "chains": {"type": "integer", "minimum": 1, "maximum": cfg["MAX_CHAINS"],
+        "tune": {**RANGES["tune"].schema(), "maximum": cfg["MAX_TUNE"], "default": d["tune"]},
+        "chains": {**RANGES["chains"].schema(), "maximum": cfg["MAX_CHAINS"],
                    "default": d["chains"]},
         "seed": {**RANGES["seed"].schema(), "type": ["integer", "null"], "default": d["seed"]},
         "hdi_prob": {**RANGES["hdi_prob"].schema(), "default": d["hdi_prob"]},
@@ -313,9 +308,41 @@ FIT_DATA = {
                    "feature_names": {"type": "array", "items": {"type": "string"}}},
 }
 
+# The five interval fields of a PredictiveInterval, the same names for every kind of fit.
+INTERVAL_FIELDS = ("mean", "mean_low", "mean_high", "obs_low", "obs_high")
+
+#: What every prediction answers, a regression's (Prediction) and MC dropout's
+#: (DropoutPrediction): fit_id, posterior (the five interval fields), hdi_prob, and one point
+#: prediction, whose name says what it is.
+PREDICTION_SHARED = {
+    "type": "object",
+    "required": ["fit_id", "posterior", "hdi_prob"],
+    "description": "The shape every prediction shares: fit_id; posterior, the "
+                   "PredictiveInterval (mean, mean_low, mean_high: the HDI of the mean "
+                   "function; obs_low, obs_high: the HDI of a new observation), null for a fit "
+                   "without a posterior (method map); hdi_prob, their mass; and one point "
+                   "prediction, named for what it is: map (the prediction at the posterior "
+                   "mode, which only a regression with a mode has), median (a horseshoe "
+                   "regression: no finite mode, so map is null and the prediction is at the "
+                   "coefficients' posterior medians) or deterministic (MC dropout: the network "
+                   "with dropout off, weight-scaled; it has no posterior mode to name).",
+    "properties": {
+        "fit_id": {"type": "string"},
+        "posterior": {"type": ["object", "null"], "required": list(INTERVAL_FIELDS),
+                      "properties": {key: {"type": "array", "items": NULLABLE_NUMBER}
+                                     for key in INTERVAL_FIELDS}},
+        "hdi_prob": NULLABLE_NUMBER,
+    },
+    "anyOf": [{"required": ["map"], "properties": {"map": {"type": "array"}}},
+              {"required": ["median"]}, {"required": ["deterministic"]}],
+}
+
 PREDICTION = {
+    "allOf": [PREDICTION_SHARED],
     "type": "object",
     "required": ["fit_id", "map", "posterior"],
+    "description": "A regression's prediction (the shared shape): map, or for a horseshoe "
+                   "prior median with map null.",
     "properties": {
         "fit_id": {"type": "string"},
         "map": {"type": ["array", "null"], "items": NULLABLE_NUMBER,
@@ -324,8 +351,7 @@ PREDICTION = {
                    "description": "a horseshoe prior only: the prediction at the "
                                   "coefficients' posterior medians (coef_)"},
         "posterior": {"type": ["object", "null"], "properties": {
-            key: {"type": "array", "items": NULLABLE_NUMBER}
-            for key in ("mean", "mean_low", "mean_high", "obs_low", "obs_high")}},
+            key: {"type": "array", "items": NULLABLE_NUMBER} for key in INTERVAL_FIELDS}},
         "hdi_prob": NULLABLE_NUMBER,
         "note": {"type": "string"},
     },
@@ -423,6 +449,11 @@ def dropout_request(cfg):
     }
 
 
+# The mass of the deprecated flat fields' central intervals when a request gives no "prob":
+# their former default, fixed for the one release they are kept (not the HDIs' HDI_PROB).
+FLAT_PROB = 0.95
+
+
 def dropout_predict_request(cfg):
     return {
         "type": "object",
@@ -430,14 +461,13 @@ def dropout_predict_request(cfg):
         "required": ["X"],
         "properties": {
             "X": MATRIX,
-            "hdi_prob": {**RANGES["hdi_prob"].schema(), "default": 0.95,
-                         "description": "Mass of the highest-density intervals, as for "
-                                        "/v1/fits/{id}/predict."},
-            "prob": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
-                     "deprecated": True,
-                     "description": "Deprecated: the mass of the former central "
-                                    "(equal-tailed) intervals, which it still gives (then "
-                                    "hdi_prob is null in the answer). Not with hdi_prob."},
+            "hdi_prob": {**RANGES["hdi_prob"].schema(), "default": HDI_PROB,
+                         "description": "Mass of the highest-density intervals in posterior, "
+                                        "as for /v1/fits/{id}/predict."},
+            "prob": {**RANGES["hdi_prob"].schema(), "default": FLAT_PROB, "deprecated": True,
+                     "description": "Deprecated: the mass of the central (equal-tailed) "
+                                    "intervals of the deprecated flat fields (their former "
+                                    "meaning). It does not change posterior."},
         },
     }
 
@@ -485,24 +515,27 @@ _FLAT = {"description": "Deprecated: the former flat shape, kept for one release
                         "posterior.", "deprecated": True}
 
 DROPOUT_PREDICTION = {
+    "allOf": [PREDICTION_SHARED],
     "type": "object",
     "required": ["fit_id", "posterior", "hdi_prob", "deterministic", "mc_samples", "mean", "sd",
                  "mean_low", "mean_high", "obs_low", "obs_high", "lower", "upper", "prob"],
     "description": "The shape of Prediction (POST /v1/fits/{id}/predict): posterior holds "
                    "mean, mean_low, mean_high (the HDI of the T passes: the network's mean "
                    "function), obs_low, obs_high (the HDI of the predictive mixture: a new "
-                   "observation), and sd; hdi_prob is their mass (null when the deprecated "
-                   "prob asked for central intervals); deterministic (the weight-scaled "
-                   "network) stands where a regression has map. The flat fields mean, sd, "
-                   "mean_low, mean_high, obs_low, obs_high, lower and upper (obs_low and "
-                   "obs_high under their older names) and prob (the mass) are the former "
-                   "shape, kept for one release: deprecated.",
+                   "observation), and sd; hdi_prob is their mass; deterministic (the "
+                   "weight-scaled network) stands where a regression has map. Changed: the "
+                   "intervals were central (equal-tailed) before and are HDIs now, in "
+                   "posterior. The flat fields mean, sd, mean_low, mean_high, obs_low, "
+                   "obs_high, lower and upper (obs_low and obs_high under their older names) "
+                   "and prob (their mass, the request's prob, default 0.95) are the former "
+                   "shape with its former meaning, central intervals, whatever the request "
+                   "sends; kept for one release: deprecated.",
     "properties": {
         "fit_id": {"type": "string"},
         "posterior": {"type": "object", "properties": {
             key: {"type": "array", "items": NULLABLE_NUMBER}
             for key in ("mean", "sd", "mean_low", "mean_high", "obs_low", "obs_high")}},
-        "hdi_prob": NULLABLE_NUMBER,
+        "hdi_prob": NUMBER,
         "deterministic": {"type": "array", "items": NULLABLE_NUMBER},
         "mc_samples": {"type": "integer"},
         **{key: {"type": "array", "items": NULLABLE_NUMBER, **_FLAT}

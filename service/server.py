@@ -31,6 +31,8 @@ from .config import DEFAULTS
 from .front import Front, Limits
 from .pool import describe_exit, pool_lock, recover
 
+__all__ = ["Manager", "front_limits", "run_http", "serve"]
+
 log = logging.getLogger("bayesreg.server")
 
 

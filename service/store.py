@@ -18,6 +18,9 @@ import threading
 import time
 from datetime import datetime, timezone
 
+__all__ = ["CANCELLED_RUNNING", "DONE", "KINDS", "UUID4", "QueueFull", "StorageError", "Store",
+           "is_fit_id", "now", "storage_error"]
+
 # One line per fit state change, with the fit id (stdout under ``bayesreg serve``).
 events = logging.getLogger("bayesreg.fits")
 

@@ -27,7 +27,7 @@ import numpy as np
 from jsonschema import Draft202012Validator
 
 from bayesreg.path import check_alphas
-from bayesreg.validation import (BOUNDS, RANGES, REASONS, check_expected_nonzero,
+from bayesreg.validation import (RANGES, InputError, check_expected_nonzero,
                                  check_feature_names, check_names, check_noise_dof,
                                  check_sigma_resolved, check_X, check_Xy)
 
@@ -434,10 +434,7 @@ def check_dropout_predict(body, p, mc_samples, cfg):
         raise invalid("X", f"rows of X x mc_samples of the fit must be <= "
                            f"{cfg['MAX_PREDICT_PASSES']} (BAYESREG_MAX_PREDICT_PASSES); got "
                            f"{X.shape[0]} x {mc_samples} = {passes}", status=413)
-    _finite_scalars(body, ("prob",))  # the API's deprecated name: the core knows hdi_prob
-    if "hdi_prob" in body and "prob" in body:
-        raise invalid("prob", "is the deprecated name of hdi_prob (and gives central "
-                              "intervals): give one of them, not both")
+    _finite_scalars(body, ("prob",))  # the deprecated flat fields' mass (range: the schema)
     return X
 
 
@@ -560,23 +557,30 @@ def _read_csv(raw, cfg):
 
 
 def _column(frame, column):
-    """One CSV column as float64, every cell a finite number within the core's bound."""
+    """One CSV column as float64 (its cells are checked by the core, in ``_check_cells``)."""
     import pandas as pd
 
     values = frame[column]
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         raise invalid(f"file.{column}", "must hold only numbers")
-    values = values.to_numpy(dtype=float)
-    missing = np.flatnonzero(np.isnan(values))
-    if missing.size:
-        raise invalid(f"file.{column}[{int(missing[0])}]",
-                      "must be a number; got an empty or NaN cell")
-    big = np.flatnonzero(~(np.abs(values) <= BOUNDS.data))
-    if big.size:
-        row = int(big[0])
-        raise invalid(f"file.{column}[{row}]", f"must be within +-{BOUNDS.data:g}; got "
-                                               f"{values[row]!r}: {REASONS['data']}")
-    return values
+    return values.to_numpy(dtype=float)
+
+
+_CELL = re.compile(r"^(X)\[(\d+)\]\[(\d+)\]$|^(y)\[(\d+)\]$")
+
+
+def _check_cells(X, y, names, target):
+    """The core's cell rules (finite, within ``BOUNDS.data``) by its own ``check_Xy``, its
+    ``X[i][j]`` / ``y[i]`` renamed to the CSV's ``file.<column>[i]``, in field and message."""
+    try:
+        check_Xy(X, y)
+    except InputError as exc:
+        m = _CELL.match(exc.field)
+        if m is None:
+            raise
+        column, row = (names[int(m[3])], m[2]) if m[1] else (target, m[5])
+        cell = f"file.{column}[{row}]"
+        raise invalid(cell, exc.message.replace(exc.field, cell)) from None
 
 
 def parse_form(request, options, cfg):
@@ -599,4 +603,5 @@ def parse_form(request, options, cfg):
         raise invalid("file", "needs at least one feature column besides the target")
     body["feature_names"] = [str(c) for c in columns]
     X = np.column_stack(list(columns.values()))
+    _check_cells(X, y, body["feature_names"], target)
     return body, X, y

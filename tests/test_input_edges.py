@@ -114,7 +114,7 @@ def test_warnings_for_too_few_draws_or_chains():
     assert convergence_warnings(_summary(1.0, 500.0), 0) == []       # old call: no new warnings
 
 
-def test_one_draw_is_not_a_silent_success():
-    est = BayesianRegression(prior="ridge", draws=1, tune=50, chains=2, seed=1).fit(X, y)
-    warnings = est.diagnostics_["warnings"]
-    assert any("only 1 draw(s) per chain" in w for w in warnings), warnings
+def test_one_draw_is_refused_not_a_silent_success():
+    # ArviZ's split r_hat and ESS need 4 draws per chain: the core refuses fewer, as HTTP does
+    with pytest.raises(InputError, match=r"draws: must be in the range \[4, inf\]; got 1: "):
+        BayesianRegression(prior="ridge", draws=1, tune=50, chains=2, seed=1).fit(X, y)

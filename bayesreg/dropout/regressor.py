@@ -13,12 +13,13 @@ from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .._validation import RANGES as CORE_RANGES
 from .._validation import InputError, Range, check_param, check_X, check_Xy
 from .layers import hdi, mixture_normal_quantile, network, sample_passes
 from .result import DropoutResult, PredictiveSummary
 from .training import glorot_init, train
 
-__all__ = ["MCDropoutRegressor"]
+__all__ = ["HDI_PROB", "MCDropoutRegressor", "interval_mass"]
 
 # Upper bound on T * rows of pass values held at once by predict & co. (~8 MB;
 # the mixture quantiles keep a few temporaries of that size).
@@ -67,18 +68,24 @@ def _check_hidden(hidden):
     return tuple(int(h) for h in hidden_t)
 
 
-def _interval_mass(hdi_prob, prob, method):
-    """``(mass, central)``: ``hdi_prob`` (default 0.95) for HDIs, or the deprecated ``prob``
-    (a FutureWarning at the caller's caller) for the former central intervals."""
+#: The default mass of MC dropout's intervals (HDIs), in Python and over HTTP.
+HDI_PROB = 0.95
+
+
+def interval_mass(hdi_prob, prob, method):
+    """``(mass, central)`` of an interval request to ``method``: ``hdi_prob`` (default
+    :data:`HDI_PROB`) asks for HDIs; the deprecated ``prob`` (a ``FutureWarning`` at the
+    caller's caller) for the central intervals that ``method`` returned before. Shared by
+    :class:`MCDropoutRegressor` and the HTTP client's ``DropoutFit``."""
     if prob is None:
-        return _check_real("hdi_prob", 0.95 if hdi_prob is None else hdi_prob, 0.0, 1.0,
-                           low_open=True, high_open=True), False
+        mass = HDI_PROB if hdi_prob is None else hdi_prob
+        return CORE_RANGES["hdi_prob"].check("hdi_prob", mass), False
     if hdi_prob is not None:
         raise InputError("prob", "give hdi_prob, or the deprecated prob, not both")
     warnings.warn(f"{method}(prob=) is deprecated and will be removed; it gives the former "
                   f"central intervals: use hdi_prob= for highest-density intervals",
                   FutureWarning, stacklevel=3)
-    return _check_real("prob", prob, 0.0, 1.0, low_open=True, high_open=True), True
+    return CORE_RANGES["hdi_prob"].check("prob", prob), True
 
 
 def _standardization(X, y, standardize):
@@ -218,7 +225,9 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
     x_mean_, x_scale_, y_mean_, y_scale_ : standardization statistics.
     n_features_in_ : int
     result_ : DropoutResult
-        The fit's summary (see :meth:`to_dict`).
+        The fit's summary (see :meth:`to_dict`). Not saved: a loaded estimator predicts
+        exactly as the fitted one but has no ``result_`` (the HTTP service keeps the result
+        in its database), except one loaded from a version-2 file, which held it.
     """
 
     def __init__(
@@ -378,9 +387,9 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         """Write the fitted estimator to one ``.npz`` file at ``path`` (the name is kept as given).
 
         The file holds the weight arrays, the standardization statistics, the
-        loss curve, and a JSON string of ``get_params()``, the fitted scalars
-        (among them the prediction seed) and the fit's result, so :meth:`load`
-        restores an estimator whose predictions are bit-for-bit the same. No
+        loss curve, and a JSON string of ``get_params()`` and the fitted scalars
+        (among them the prediction seed): what :meth:`load` needs to restore an
+        estimator whose predictions are bit-for-bit the same (not ``result_``). No
         pickles: a file from an untrusted source cannot run code. A ``seed``
         Generator is stored as ``None`` (it only matters for a new ``fit``).
         """
@@ -396,9 +405,8 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
             value = getattr(self, name)
             fitted[name] = int(value) if isinstance(value, numbers.Integral) else float(value)
         fitted["hidden_"] = [int(h) for h in self.hidden_]
-        result = self.result_.to_dict() if hasattr(self, "result_") else None
-        meta = {"format": "bayesreg.MCDropoutRegressor", "version": 2,
-                "params": params, "fitted": fitted, "result": result}
+        meta = {"format": "bayesreg.MCDropoutRegressor", "version": 3,
+                "params": params, "fitted": fitted}
         arrays = {"x_mean": self.x_mean_, "x_scale": self.x_scale_, "loss_curve": self.loss_curve_}
         for k, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
             arrays[f"W{k}"], arrays[f"b{k}"] = W, b
@@ -408,7 +416,7 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
     @classmethod
     def load(cls, path):
         """Read an estimator written by :meth:`save` (also version 1 files, whose seed was
-        saved as ``random_state``)."""
+        saved as ``random_state``, and version 2 files, which also held ``result_``)."""
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             if meta.get("format") != "bayesreg.MCDropoutRegressor":
@@ -428,7 +436,7 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         for name in _FITTED_SCALARS:
             setattr(est, name, fitted[name])
         est.hidden_ = tuple(fitted["hidden_"])
-        if meta.get("result") is not None:
+        if meta.get("result") is not None:  # a version-2 file
             r = meta["result"]
             est.result_ = DropoutResult(**dict(r, hidden=tuple(r["hidden"])))
         return est
@@ -545,7 +553,7 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         out = network(self._prep_X(X), self.coefs_, self.intercepts_, self.dropout_)
         return np.asarray(out, dtype=np.float64) * self.y_scale_ + self.y_mean_
 
-    def predict_interval(self, X, hdi_prob=None, *, prob=None):
+    def predict_interval(self, X, prob=None, *, hdi_prob=None):
         r"""HDIs of the network's mean function and of a new observation, at mass ``hdi_prob``.
 
         Returns the :class:`~bayesreg.PredictiveInterval` of
@@ -562,24 +570,28 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
           one noise per posterior draw. The mixture is skewed or multimodal wherever the
           passes are, and its HDI is then shorter than its central interval.
 
-        ``hdi_prob`` defaults to 0.95. ``prob`` is deprecated (a ``FutureWarning``): it
-        returns the *central* intervals this method returned before, the same numbers (the
+        ``hdi_prob`` (keyword-only) defaults to :data:`HDI_PROB` (0.95).
+
+        Changed: this method used to be ``predict_interval(X, prob=0.95)`` and return central
+        (equal-tailed) intervals; with no mass given it now returns HDIs. A mass given as the
+        second positional argument, or as ``prob=``, is the deprecated ``prob`` (a
+        ``FutureWarning``): it returns the former central intervals, the same numbers (the
         quantiles of the passes, and the exact quantiles of the mixture,
         :func:`mixture_normal_quantile`). ``lower`` and ``upper`` remain as deprecated
         aliases of ``obs_low`` and ``obs_high`` (a ``FutureWarning``), on a subclass of
         :class:`~bayesreg.PredictiveInterval` that adds only them.
         """
-        mass, central = _interval_mass(hdi_prob, prob, "predict_interval")
-        s = self._summary(X, mass, central)
+        mass, central = interval_mass(hdi_prob, prob, "predict_interval")
+        s = self._summaries(X, [(mass, central)])[0]
         return _interval_class()(s.mean, s.mean_low, s.mean_high, s.obs_low, s.obs_high)
 
-    def predict_summary(self, X, hdi_prob=None, *, central=False, prob=None):
+    def predict_summary(self, X, prob=None, *, hdi_prob=None, central=False):
         r"""Mean, sd and the intervals of :meth:`predict_interval` (HDIs at ``hdi_prob``, or
-        with the deprecated ``prob`` the former central intervals), from one set of passes.
+        with the deprecated ``prob``, positional as before or by keyword, the former central
+        intervals), from one set of passes.
 
         ``central=True`` gives the former central (equal-tailed) intervals at mass
-        ``hdi_prob`` without a warning: for a front end that keeps a deprecated field of its
-        own (the HTTP service's ``prob``) and reports the deprecation itself.
+        ``hdi_prob`` without a warning (see :meth:`predict_summaries`).
 
         The same numbers as :meth:`predict` with ``return_std=True`` and
         :meth:`predict_interval` (they see the same draws), for the cost of
@@ -591,22 +603,37 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         PredictiveSummary
             Named tuple of arrays ``(mean, sd, mean_low, mean_high, obs_low, obs_high)``.
         """
-        mass, was_central = _interval_mass(hdi_prob, prob, "predict_summary")
-        return self._summary(X, mass, check_param("central", central, kind="bool") or was_central)
+        mass, was_central = interval_mass(hdi_prob, prob, "predict_summary")
+        central = check_param("central", central, kind="bool") or was_central
+        return self._summaries(X, [(mass, central)])[0]
 
-    def _summary(self, X, mass, central):
-        noise = 1.0 / math.sqrt(self.tau_)
-        a = 0.5 * (1.0 - mass)
-        parts = []
+    def predict_summaries(self, X, bands):
+        """One :class:`PredictiveSummary` per ``(mass, central)`` in ``bands``, all from one
+        set of ``T`` passes: HDIs at ``mass`` (None: :data:`HDI_PROB`), or with ``central``
+        the central (equal-tailed) intervals, without a warning. For a front end that keeps
+        a deprecated field of its own (the HTTP service's flat central fields) beside the
+        HDIs and reports the deprecation itself."""
+        checked = []
+        for mass, central in bands:
+            mass = CORE_RANGES["hdi_prob"].check("hdi_prob", HDI_PROB if mass is None else mass)
+            checked.append((mass, check_param("central", central, kind="bool")))
+        return self._summaries(X, checked)
+
+    def _bands(self, s, b, mass, central):
+        """``(mean_low, mean_high, obs_low, obs_high)`` of passes ``s`` of row block ``b``."""
+        if central:
+            noise, a = 1.0 / math.sqrt(self.tau_), 0.5 * (1.0 - mass)
+            return (*np.quantile(s, [a, 1.0 - a], axis=0), mixture_normal_quantile(s, noise, a),
+                    mixture_normal_quantile(s, noise, 1.0 - a))
+        return (*hdi(s, mass), *hdi(s + self._noise(self._pred_seed, b, s.shape), mass))
+
+    def _summaries(self, X, bands):
+        parts = [[] for _ in bands]
         for b, (_, s) in enumerate(self._blocks(X)):
-            if central:
-                bands = (*np.quantile(s, [a, 1.0 - a], axis=0),
-                         mixture_normal_quantile(s, noise, a),
-                         mixture_normal_quantile(s, noise, 1.0 - a))
-            else:
-                bands = (*hdi(s, mass), *hdi(s + self._noise(self._pred_seed, b, s.shape), mass))
-            parts.append((s.mean(axis=0), np.sqrt(1.0 / self.tau_ + s.var(axis=0)), *bands))
-        return PredictiveSummary(*(np.concatenate(c) for c in zip(*parts)))
+            mean, sd = s.mean(axis=0), np.sqrt(1.0 / self.tau_ + s.var(axis=0))
+            for part, (mass, central) in zip(parts, bands):
+                part.append((mean, sd, *self._bands(s, b, mass, central)))
+        return [PredictiveSummary(*(np.concatenate(c) for c in zip(*part))) for part in parts]
 
     def _log_density(self, s, y):
         """log of the mixture density at ``y`` (shape (rows,)) for passes ``s`` (T, rows)."""

@@ -275,9 +275,13 @@ def test_dropout_fit_is_the_estimator(api):
     np.testing.assert_allclose(fit.predict(Xt), est.predict(Xt), **TIGHT)
     mean, sd = fit.predict(Xt, return_std=True)
     np.testing.assert_allclose(sd, est.predict(Xt, return_std=True)[1], **TIGHT)
-    _same_interval(fit.predict_interval(Xt, hdi_prob=0.8), est.predict_interval(Xt, 0.8))
+    _same_interval(fit.predict_interval(Xt, hdi_prob=0.8),
+                   est.predict_interval(Xt, hdi_prob=0.8))
     with pytest.warns(FutureWarning, match=r"predict_interval\(prob=\)"):
         old, want = fit.predict_interval(Xt, prob=0.8), est.predict_interval(Xt, prob=0.8)
+    _same_interval(old, want)
+    with pytest.warns(FutureWarning, match=r"predict_interval\(prob=\)"):
+        old, want = fit.predict_interval(Xt, 0.8), est.predict_interval(Xt, 0.8)  # positional
     _same_interval(old, want)
     np.testing.assert_allclose(fit.predict_deterministic(Xt), est.predict_deterministic(Xt),
                                **TIGHT)

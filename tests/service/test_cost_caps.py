@@ -123,11 +123,9 @@ def test_dropout_predict_cost_cap_and_one_set_of_passes(app, monkeypatch):
     est = jobs.load_dropout(app.extensions["bayesreg.store"], fit_id)
     mean, sd = est.predict(X[:3], return_std=True)
     interval = est.predict_interval(X[:3], hdi_prob=0.8)
-    # obs_low / obs_high: the interval's names since the dropout rework (lower / upper before)
-    low, high = ((interval.obs_low, interval.obs_high) if hasattr(type(interval), "obs_low")
-                 else (interval.lower, interval.upper))
-    for key, want in (("mean", mean), ("sd", sd), ("lower", low), ("upper", high)):
-        np.testing.assert_array_equal(out[key], want, err_msg=key)
+    for key, want in (("mean", mean), ("sd", sd), ("obs_low", interval.obs_low),
+                      ("obs_high", interval.obs_high)):
+        np.testing.assert_array_equal(out["posterior"][key], want, err_msg=key)
 
 
 def test_dropout_fit_that_could_never_predict_is_refused(app, monkeypatch):

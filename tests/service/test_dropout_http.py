@@ -11,6 +11,7 @@ from conftest import wait_until
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from scipy.stats import norm
 
 from bayesreg import MCDropoutRegressor
 from service import schemas
@@ -45,6 +46,19 @@ def _wait(http, fit_id, timeout=120):
         return fit if fit["status"] in ("succeeded", "failed") else None
 
     return wait_until(done, timeout, interval=0.05, what=f"dropout fit {fit_id}"), seen
+
+
+def _central_flat(out, passes, tau, prob):
+    """The deprecated flat fields are the former central intervals at ``prob``: the quantiles
+    of the passes, and the exact quantiles of the mixture of N(pass, 1/tau)."""
+    a = 0.5 * (1 - prob)
+    np.testing.assert_allclose(np.c_[out["mean_low"], out["mean_high"]],
+                               np.quantile(passes, [a, 1 - a], axis=0).T, rtol=1e-12)
+    sd = 1 / np.sqrt(tau)
+    for key, tail in (("obs_low", a), ("obs_high", 1 - a), ("lower", a), ("upper", 1 - a)):
+        cdf = norm.cdf((np.asarray(out[key])[None, :] - passes) / sd).mean(0)
+        np.testing.assert_allclose(cdf, tail, atol=1e-8, err_msg=key)
+    np.testing.assert_allclose(out["mean"], passes.mean(0), rtol=1e-12)
 
 
 def test_lifecycle_predicts_what_the_estimator_predicts(http):
@@ -94,25 +108,26 @@ def test_lifecycle_predicts_what_the_estimator_predicts(http):
         np.testing.assert_allclose(out["posterior"][key], want, rtol=0, atol=1e-10, err_msg=key)
     np.testing.assert_allclose(out["deterministic"], est.predict_deterministic(Xt), atol=1e-10)
     assert out["hdi_prob"] == 0.8 and out["mc_samples"] == 40
-    # the former flat shape, kept for one release: the same numbers
-    flat = {**{k: out["posterior"][k] for k in expected},
-            "lower": out["posterior"]["obs_low"], "upper": out["posterior"]["obs_high"]}
-    assert {k: out[k] for k in flat} == flat and out["prob"] == 0.8
-    assert all(lo < m < hi for lo, m, hi in zip(out["lower"], out["mean"], out["upper"]))
     assert all(s > 0.5 for s in out["posterior"]["sd"])  # at least the noise sd 1/sqrt(tau)
+    # the former flat shape, kept for one release with its former meaning whatever the
+    # request sends: central intervals at prob, default 0.95 (here: a request without prob)
+    _central_flat(out, est.sample_predictions(Xt), est.tau_, 0.95)
+    assert out["prob"] == 0.95
+    assert all(lo < m < hi for lo, m, hi in zip(out["lower"], out["mean"], out["upper"]))
 
     default = http("POST", url, json={"X": Xt.tolist()}).json
     assert default["hdi_prob"] == 0.95 and default["posterior"]["mean"] == out["posterior"]["mean"]
-    # "prob" (deprecated) still gives the former central intervals, and says so
+    hdi95 = est.predict_interval(Xt)
+    for key in hdi95._fields:
+        np.testing.assert_allclose(default["posterior"][key], getattr(hdi95, key), atol=1e-10)
+    # "prob" (deprecated) sets the flat central intervals' mass; posterior stays HDIs
     old = http("POST", url, json={"X": Xt.tolist(), "prob": 0.8}).json
-    with pytest.warns(FutureWarning, match=r"prob=\) is deprecated"):
-        central = est.predict_interval(Xt, prob=0.8)
-    for key, want in central._asdict().items():
-        np.testing.assert_allclose(old["posterior"][key], want, rtol=0, atol=1e-10, err_msg=key)
-        assert old[key] == old["posterior"][key]
-    assert old["hdi_prob"] is None and old["prob"] == 0.8
+    _central_flat(old, est.sample_predictions(Xt), est.tau_, 0.8)
+    assert old["prob"] == 0.8 and old["hdi_prob"] == 0.95
+    assert old["posterior"] == default["posterior"]
     both = http("POST", url, json={"X": Xt.tolist(), "prob": 0.8, "hdi_prob": 0.8})
-    assert both.status == 422 and both.json["errors"][0]["field"] == "prob"
+    assert both.status == 200 and both.json["posterior"] == out["posterior"]
+    assert both.json["obs_low"] == old["obs_low"] and both.json["prob"] == 0.8
 
     wrong = http("POST", f"/v1/dropout/fits/{fit['id']}/predict", json={"X": [[1.0, 2.0]]})
     assert wrong.status == 422 and wrong.json["errors"][0]["field"] == "X"
@@ -121,6 +136,31 @@ def test_lifecycle_predicts_what_the_estimator_predicts(http):
     data = http("GET", f"/v1/dropout/fits/{fit['id']}/data").json
     np.testing.assert_array_equal(data["X"], X)
     np.testing.assert_array_equal(data["y"], y)
+
+
+def test_both_predictions_share_one_shape(client):
+    """A regression's and MC dropout's predictions validate against one schema for their
+    common part: fit_id, posterior (the five interval fields), hdi_prob, a point prediction."""
+    shared = Draft202012Validator(schemas.PREDICTION_SHARED)
+    X = [[0.01] * 10, [-0.02] * 10]
+    reg = client.post("/v1/fits", json={"dataset": "diabetes", "method": "exact",
+                                        "prior": "ridge"}).get_json()
+    drop = client.post("/v1/dropout/fits", json={"dataset": "diabetes", "wait": True, **SMALL})
+    assert drop.status_code == 201, drop.get_json()
+    answers = {}
+    for kind, fit_id in (("fits", reg["id"]), ("dropout/fits", drop.get_json()["id"])):
+        reply = client.post(f"/v1/{kind}/{fit_id}/predict", json={"X": X, "hdi_prob": 0.9})
+        assert reply.status_code == 200, reply.get_json()
+        answers[kind] = out = reply.get_json()
+        shared.validate(out)
+        assert out["hdi_prob"] == 0.9 and set(out["posterior"]) >= {
+            "mean", "mean_low", "mean_high", "obs_low", "obs_high"}
+    assert answers["fits"]["map"] is not None and answers["dropout/fits"]["deterministic"]
+    # the schema can fail: without its point prediction, or an interval field, an answer is out
+    for out, point in ((answers["fits"], "map"), (answers["dropout/fits"], "deterministic")):
+        assert not shared.is_valid({k: v for k, v in out.items() if k != point})
+        assert not shared.is_valid({**out, "posterior": {
+            k: v for k, v in out["posterior"].items() if k != "obs_low"}})
 
 
 def test_kinds_do_not_mix_and_delete(http):

@@ -17,10 +17,10 @@ from service.errors import PROBLEM_MIME, Problem, invalid
 _PROBLEM = Draft202012Validator(schemas.PROBLEM)
 
 
-def test_an_input_error_of_the_core_is_a_422_under_the_api_name(bare):
+def test_an_input_error_of_the_core_is_a_422_naming_its_field(bare):
     @bare.get("/refused")
     def refused():
-        raise InputError("random_seed", "must be an integer; got 'x'")
+        raise InputError("seed", "must be an integer; got 'x'")
 
     resp = bare.test_client().get("/refused")
     assert resp.status_code == 422 and resp.mimetype == "application/problem+json"

@@ -346,6 +346,22 @@ def test_csv_cells_beyond_the_bound_are_422(client):
     assert "1e+100" in resp.get_json()["detail"]
 
 
+@pytest.mark.parametrize("text,field,message", [
+    ("a,b,t\n1,2,3\n4,1e200,6\n7,8,10\n", "file.b[1]",
+     "|file.b[1]| = 1e+200 exceeds 1e+100 (1 value(s) of X in all): "),
+    ("a,b,t\n1,2,3\n4,,6\n7,8,10\n", "file.b[1]",
+     "must be a finite number; got NaN (1 non-finite value(s) in X in all); remove or impute"),
+    ("a,t,b\n1,2,3\n4,5,6\n7,-inf,10\n", "file.t[2]",
+     "must be a finite number; got -inf (1 non-finite value(s) in y in all); remove or impute"),
+])
+def test_csv_cells_get_the_cores_rule_under_their_csv_names(client, text, field, message):
+    # the core's check_Xy judges the cells; the service renames X[i][j] / y[i] to the CSV's
+    body, ctype = csv_form(text, target="t", method="map")
+    resp = client.post("/v1/fits", data=body, content_type=ctype)
+    assert resp.status_code == 422 and fields(resp) == [field]
+    assert resp.get_json()["errors"][0]["message"].startswith(message)
+
+
 # --------------------------------------------------------------------------- D15: names
 
 

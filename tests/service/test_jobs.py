@@ -18,23 +18,13 @@ from bayesreg.validation import InputError
 from service import jobs
 
 
-def test_seed_reaches_the_core_as_seed_and_aliases_come_back_as_seed():
-    assert jobs.api_name("random_seed") == jobs.api_name("random_state") == "seed"
-    assert jobs.api_name("alpha") == "alpha"
+def test_seed_reaches_the_core_as_seed():
     for est in (jobs.estimator({"seed": 7, "alpha": 0.3}),
                 jobs.dropout_estimator({"seed": 7, "hidden": [4]})):
         params = est.get_params()
         # the API's seed is the constructor's seed; the deprecated aliases stay unset
         assert params["seed"] == 7
         assert params.get("random_seed") is None and params.get("random_state") is None
-    # the core's own refusal of a deprecated alias is reported under the API's name
-    with pytest.warns(FutureWarning), pytest.raises(InputError) as exc:
-        BayesianRegression(seed=1, random_seed=2).fit([[0.0], [1.0], [2.0]], [0.0, 1.0, 2.0])
-    assert exc.value.field == "random_seed"
-    assert jobs.error_of(exc.value)["field"] == "seed"
-    with pytest.warns(FutureWarning), pytest.raises(InputError) as exc:
-        MCDropoutRegressor(random_state=-1, epochs=1).fit([[0.0], [1.0]], [0.0, 1.0])
-    assert exc.value.field == "random_state" and jobs.error_of(exc.value)["field"] == "seed"
 
 
 def test_jsonable_makes_strict_json():
@@ -55,8 +45,8 @@ def test_the_options_are_constructor_keywords():
     assert jobs.dropout_estimator({"hidden": [3, 2], "wait": True}).hidden == (3, 2)
 
 
-def test_error_of_names_the_api_field_or_the_type():
-    assert jobs.error_of(InputError("random_seed", "bad")) == {"field": "seed", "message": "bad"}
+def test_error_of_names_the_field_or_the_type():
+    assert jobs.error_of(InputError("alpha", "bad")) == {"field": "alpha", "message": "bad"}
     assert jobs.error_of(ZeroDivisionError("division by zero")) == {
         "field": None, "message": "ZeroDivisionError: division by zero"}
     assert jobs.error_of(RuntimeError()) == {"field": None, "message": "RuntimeError: RuntimeError"}

@@ -6,6 +6,7 @@ the MAP path equals scikit-learn's lasso_path at the alphas the server chose."""
 
 import io
 import math
+import os
 import warnings
 
 import numpy as np
@@ -224,14 +225,18 @@ def test_a_path_is_not_a_fit(client):
     assert all(item["kind"] == "path" for item in listed["items"])
 
 
-def test_a_damaged_path_file_fails_the_path_naming_it(app, client):
+def test_a_damaged_data_file_fails_the_path_naming_it(app, client):
+    # a path keeps one file, its data (checksummed); its result lives in the database only
     res = _map_path_of(Http(client=client), {"dataset": "diabetes", "method": "map",
                                             "n_alphas": 2})
     store = app.extensions["bayesreg.store"]
-    with open(store.path(res["id"], "path.json"), "ab") as fh:
+    assert sorted(os.listdir(store.fit_dir(res["id"]))) == ["data.npz"]
+    assert client.get(f"/v1/paths/{res['id']}/plot.png").status_code == 200  # from the row
+    os.remove(store.path(res["id"], "plot.png"))
+    with open(store.path(res["id"], "data.npz"), "ab") as fh:
         fh.write(b" ")
     after = client.get(f"/v1/paths/{res['id']}").get_json()
-    assert after["status"] == "failed" and "path.json" in after["error"]["message"]
+    assert after["status"] == "failed" and "data.npz" in after["error"]["message"]
     assert client.get(f"/v1/paths/{res['id']}/plot.png").status_code == 409
 
 

@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 from bayesreg import BayesianRegression, MCDropoutRegressor
 from bayesreg.estimator import METHODS
 from bayesreg.estimator import PRIOR_NAMES as PRIORS
-from bayesreg.validation import BOUNDS, RANGES, REASONS, InputError, check_names
+from bayesreg.validation import RANGES, InputError, check_names, check_Xy
 from service import schemas
 
 
@@ -28,6 +28,39 @@ def test_numeric_ranges_are_the_cores(client, name, inside, outside):
     reply = client.post("/v1/fits", json=body)
     assert reply.status_code == 422 and reply.get_json()["errors"][0]["field"] == name
     assert client.post("/v1/fits", json={**body, name: inside}).status_code == 201
+
+
+@pytest.mark.parametrize("name, inside, outside, cap", [
+    ("draws", 4, 3, "MAX_DRAWS"), ("tune", 1, 0, "MAX_TUNE"), ("chains", 1, 0, "MAX_CHAINS")])
+def test_sampling_bounds_are_the_cores_with_the_services_caps(client, name, inside, outside,
+                                                              cap):
+    """Lower bounds from RANGES (the core refuses what HTTP refuses, for the same reason),
+    upper bounds the service's caps: checked by behaviour, not by reading the schema."""
+    cfg = client.application.config
+    check = Draft202012Validator(schemas.fit_options(cfg)[name]).is_valid
+    assert check(inside) and check(cfg[cap]) and not check(outside) and not check(cfg[cap] + 1)
+    RANGES[name].check(name, inside)
+    with pytest.raises(InputError) as err:
+        BayesianRegression(**{name: outside}).check_params()
+    assert err.value.field == name
+    reply = client.post("/v1/fits", json={"dataset": "diabetes", "method": "nuts", name: outside})
+    assert reply.status_code == 422
+    (error,) = reply.get_json()["errors"]
+    assert error["field"] == name and f"got {outside}" in error["message"]
+    # the same reason after the range, in Python and over HTTP (draws: ArviZ's 4 draws)
+    assert err.value.message.split(f"got {outside}")[1] == error["message"].split(
+        f"got {outside}")[1]
+
+
+def test_two_draws_are_refused_by_the_core_as_over_http(client):
+    with pytest.raises(InputError, match=r"draws: must be in the range \[4, inf\]; got 2: "
+                                         r"rank-normalized split r_hat and ESS \(ArviZ\) need "
+                                         r"at least 4 draws per chain"):
+        BayesianRegression(draws=2).check_params()
+    reply = client.post("/v1/fits", json={"dataset": "diabetes", "method": "nuts", "draws": 2})
+    assert reply.get_json()["errors"][0]["message"].endswith(
+        "got 2: rank-normalized split r_hat and ESS (ArviZ) need at least 4 draws per chain, "
+        "and HDIs from fewer mean nothing")
 
 
 def test_dropout_ranges_are_the_cores(client):
@@ -52,7 +85,10 @@ def test_dropout_ranges_are_the_cores(client):
 
 
 def test_priors_methods_and_defaults_are_the_cores(app):
-    assert schemas.PRIORS == sorted(PRIORS) and schemas.METHODS == sorted(METHODS)
+    # against literals: the names a user writes (a new prior or method is a deliberate edit)
+    assert schemas.PRIORS == ["elastic_net", "horseshoe", "lasso", "regularized_horseshoe",
+                              "ridge"] == sorted(PRIORS)
+    assert schemas.METHODS == ["exact", "map", "nuts"] == sorted(METHODS)
     for options, est in ((schemas.fit_options(app.config), BayesianRegression()),
                          (schemas.dropout_options(app.config), MCDropoutRegressor())):
         params = est.get_params()
@@ -97,16 +133,25 @@ def test_a_fit_request_is_data_or_a_dataset_not_both(app):
     assert not check({"dataset": "diabetes", "surprise": 1})
 
 
-def test_data_cells_are_bounded_by_the_cores_bound_with_its_reason():
-    assert schemas.DATUM["maximum"] == BOUNDS.data == -schemas.DATUM["minimum"]
-    assert schemas.DATUM["x-reason"] == REASONS["data"]
+def test_data_cells_are_bounded_by_the_cores_bound_with_its_reason(client):
+    # by behaviour: the schema and the core accept and refuse the same cells, at 1e100
     check = Draft202012Validator(schemas.DATUM).is_valid
-    assert check(BOUNDS.data) and check(-BOUNDS.data)
-    assert not check(BOUNDS.data * 1.0000001) and not check(float("inf"))
+    for value in (1e100, -1e100, 1e100 * 1.0000001, -1e101, float("inf")):
+        try:
+            check_Xy([[value]], [0.0])
+            core = True
+        except InputError:
+            core = False
+        assert check(value) is core is (abs(value) <= 1e100), value
+    # and a refusal over HTTP says why, as the core does
+    reply = client.post("/v1/fits", json={"X": [[1.0], [1e101]], "y": [0.0, 1.0]})
+    assert reply.status_code == 422
+    assert reply.get_json()["errors"][0]["message"].endswith(
+        "overflow X'X and y'y in float64; rescale the data")
 
 
 def test_the_dropout_predict_request_names_the_mass_as_regression_does(app):
-    """hdi_prob, with regression's range; prob, deprecated, never with it (the service)."""
+    """hdi_prob, with regression's range; prob, deprecated: the mass of the flat fields only."""
     spec = schemas.dropout_predict_request(app.config)["properties"]
     keys = ("exclusiveMinimum", "exclusiveMaximum", "type")
     assert {k: spec["hdi_prob"][k] for k in keys} == {k: RANGES["hdi_prob"].schema()[k]
