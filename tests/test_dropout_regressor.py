@@ -9,7 +9,6 @@ import pytest
 from scipy.special import ndtr
 from scipy.stats import norm
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
 
 from bayesreg._validation import InputError
 from bayesreg.dropout import MCDropoutRegressor
@@ -311,9 +310,8 @@ def test_to_dict_is_the_fit_on_its_training_data(sine_data, tmp_path):
         "tau": 30.0, "dropout": 0.1, "hidden": [7], "n_features": 1, "n_samples": 200,
         "epochs": 4, "mc_samples": 60}
     assert set(out["timing"]) == {"train_s", "evaluate_s"} and out["timing"]["train_s"] > 0
-    m.save(tmp_path / "m.npz")  # the result is not saved (stored once, by the service)
-    with pytest.raises(NotFittedError):
-        MCDropoutRegressor.load(tmp_path / "m.npz").to_dict()
+    m.save(tmp_path / "m.npz")  # the result is saved with the weights: it cannot be recomputed
+    assert MCDropoutRegressor.load(tmp_path / "m.npz").to_dict() == out
     lazy = MCDropoutRegressor(hidden=(7,), epochs=1, mc_samples=5, seed=4).fit(X, y)
     assert lazy.to_dict()["train_rmse"] is None and lazy.to_dict()["timing"]["evaluate_s"] is None
 
@@ -349,6 +347,7 @@ def test_loads_a_version_1_file(small_fit, sine_data, tmp_path):
     meta = json.loads(str(arrays.pop("meta")))
     meta["params"]["random_state"] = meta["params"].pop("seed")
     meta["version"] = 1
+    del meta["result"]
     np.savez(tmp_path / "old.npz", meta=np.asarray(json.dumps(meta)), **arrays)
     back = MCDropoutRegressor.load(tmp_path / "old.npz")
     assert back.seed == 1 and back.random_state is None
@@ -356,23 +355,18 @@ def test_loads_a_version_1_file(small_fit, sine_data, tmp_path):
     np.testing.assert_array_equal(back.predict(X[:8]), small_fit.predict(X[:8]))
 
 
-def test_the_file_holds_no_result_and_a_version_2_file_still_loads_its(small_fit, sine_data,
-                                                                        tmp_path):
+def test_the_file_keeps_the_result_that_cannot_be_recomputed(small_fit, sine_data, tmp_path):
+    """save loses nothing the fit computed: its result (final loss, the values used, timing)
+    comes back with the weights."""
     X, _ = sine_data
-    small_fit.save(tmp_path / "new.npz")
-    with np.load(tmp_path / "new.npz") as data:
-        arrays = {k: data[k] for k in data.files}
-    meta = json.loads(str(arrays.pop("meta")))
-    assert "result" not in meta and meta["version"] == 3  # the result is stored once: not here
-    back = MCDropoutRegressor.load(tmp_path / "new.npz")
-    assert not hasattr(back, "result_")
+    small_fit.save(tmp_path / "fit.npz")
+    with np.load(tmp_path / "fit.npz") as data:
+        meta = json.loads(str(data["meta"]))
+    assert meta["version"] == 2 and meta["result"]["final_loss"] == small_fit.result_.final_loss
+    back = MCDropoutRegressor.load(tmp_path / "fit.npz")
+    assert back.to_dict() == small_fit.to_dict()
+    assert back.result_ == small_fit.result_
     np.testing.assert_array_equal(back.predict(X[:8]), small_fit.predict(X[:8]))
-    # a version-2 file held the fit's result: it is still restored from there
-    meta.update(version=2, result=small_fit.to_dict())
-    np.savez(tmp_path / "v2.npz", meta=np.asarray(json.dumps(meta)), **arrays)
-    old = MCDropoutRegressor.load(tmp_path / "v2.npz")
-    assert old.to_dict() == small_fit.to_dict()
-    np.testing.assert_array_equal(old.predict(X[:8]), small_fit.predict(X[:8]))
 
 
 def _same_count_central(samples, prob):

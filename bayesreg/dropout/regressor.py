@@ -225,9 +225,8 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
     x_mean_, x_scale_, y_mean_, y_scale_ : standardization statistics.
     n_features_in_ : int
     result_ : DropoutResult
-        The fit's summary (see :meth:`to_dict`). Not saved: a loaded estimator predicts
-        exactly as the fitted one but has no ``result_`` (the HTTP service keeps the result
-        in its database), except one loaded from a version-2 file, which held it.
+        The fit's summary (see :meth:`to_dict`), saved with the estimator: it cannot be
+        recomputed from the weights.
     """
 
     def __init__(
@@ -389,7 +388,7 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         The file holds the weight arrays, the standardization statistics, the
         loss curve, and a JSON string of ``get_params()`` and the fitted scalars
         (among them the prediction seed): what :meth:`load` needs to restore an
-        estimator whose predictions are bit-for-bit the same (not ``result_``). No
+        estimator whose predictions are bit-for-bit the same, and the fit's ``result_``. No
         pickles: a file from an untrusted source cannot run code. A ``seed``
         Generator is stored as ``None`` (it only matters for a new ``fit``).
         """
@@ -405,8 +404,12 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
             value = getattr(self, name)
             fitted[name] = int(value) if isinstance(value, numbers.Integral) else float(value)
         fitted["hidden_"] = [int(h) for h in self.hidden_]
-        meta = {"format": "bayesreg.MCDropoutRegressor", "version": 3,
-                "params": params, "fitted": fitted}
+        # The fit's result (its final loss, training scores, timing) cannot be recomputed from
+        # the weights, unlike a regression's summary (recomputed from its draws): a saved
+        # estimator keeps it, so `save` loses nothing the fit computed.
+        result = self.result_.to_dict() if hasattr(self, "result_") else None
+        meta = {"format": "bayesreg.MCDropoutRegressor", "version": 2,
+                "params": params, "fitted": fitted, "result": result}
         arrays = {"x_mean": self.x_mean_, "x_scale": self.x_scale_, "loss_curve": self.loss_curve_}
         for k, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
             arrays[f"W{k}"], arrays[f"b{k}"] = W, b
@@ -416,7 +419,7 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
     @classmethod
     def load(cls, path):
         """Read an estimator written by :meth:`save` (also version 1 files, whose seed was
-        saved as ``random_state``, and version 2 files, which also held ``result_``)."""
+        saved as ``random_state`` and which held no ``result_``)."""
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             if meta.get("format") != "bayesreg.MCDropoutRegressor":
@@ -436,7 +439,7 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         for name in _FITTED_SCALARS:
             setattr(est, name, fitted[name])
         est.hidden_ = tuple(fitted["hidden_"])
-        if meta.get("result") is not None:  # a version-2 file
+        if meta.get("result") is not None:  # not in version 1 files
             r = meta["result"]
             est.result_ = DropoutResult(**dict(r, hidden=tuple(r["hidden"])))
         return est
