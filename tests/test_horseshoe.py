@@ -122,13 +122,13 @@ def test_posterior_matches_naive_pymc(prior):
 
     rng = np.random.default_rng(7)
     X, y = _data(rng, 30, 4, nonzero=1)
-    est = BayesianRegression(prior=prior, global_scale=0.5, draws=5000, tune=1000, chains=4,
+    est = BayesianRegression(prior=prior, global_scale=0.5, draws=2500, tune=1000, chains=4,
                              seed=3).fit(X, y)
     with _naive_model(X, y, prior, TAU0_REF), warnings.catch_warnings():
         # the reference reports its own divergences (a few, at 0.99) as warnings; its draws
         # are checked against ours, quantile by quantile
         warnings.simplefilter("ignore")
-        ref = pm.sample(draws=2500, tune=1000, chains=2, cores=1, random_seed=5,
+        ref = pm.sample(draws=1500, tune=700, chains=2, cores=1, random_seed=5,
                         target_accept=0.99, progressbar=False, compute_convergence_checks=False)
     ours, theirs = est.posterior_.posterior, ref.posterior
     for j in range(4):
