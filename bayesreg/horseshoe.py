@@ -316,23 +316,24 @@ def sample_horseshoe(stats, spec: Horseshoe, settings, *, sigma=None, standardiz
 
     from .diagnostics import diagnose, summarize
     from .model import load_kernel, sample_nutpie
-    from .pipeline import _check_noise, _names as names_for, _seed, _with_phase, make_idata
+    from .pipeline import (check_noise, default_names as names_for, make_idata, seed_of,
+                           with_phase)
     from .priors import Prior
     from .results import Posterior
 
     reference = reference_point(stats, sigma)
-    _check_noise(stats, Prior("ridge", _REFERENCE_ALPHA, 0.0), reference)
+    check_noise(stats, Prior("ridge", _REFERENCE_ALPHA, 0.0), reference)
     frame = horseshoe_frame(stats, spec, reference, standardize=standardize)
     target = TARGET_ACCEPT if settings.target_accept is None else settings.target_accept
     kw = dict(draws=int(settings.draws), tune=int(settings.tune), chains=int(settings.chains),
-              seed=_seed(settings), target_accept=float(target))
+              seed=seed_of(settings), target_accept=float(target))
     t0 = time.perf_counter()
     if settings.sampler == "pymc":
         compile_s = 0.0
         x, sample_stats = _sample_pymc(frame, **kw)
     else:
         compile_s = load_kernel(frame.KERNEL)
-        x, sample_stats = sample_nutpie(frame, progress=_with_phase(progress),
+        x, sample_stats = sample_nutpie(frame, progress=with_phase(progress),
                                         should_stop=should_stop, **kw)
     timing = {"compile_s": compile_s, "sample_s": time.perf_counter() - t0 - compile_s}
     names = names_for(feature_names, stats.p)

@@ -48,7 +48,7 @@ import numpy as np
 # The signature and the draw-storing callback are the other kernel's (nutpie reads
 # expand_cfunc from this module too); logp_cfunc is this module's own: a cfunc binds the log
 # density it calls when it is compiled (and cached).
-from .kernel import _LOGP_SIG, expand_cfunc, store_logp  # noqa: F401
+from .kernel import LOGP_SIG, expand_cfunc, store_logp  # noqa: F401
 
 __all__ = ["HEADER", "logp_cfunc", "expand_cfunc", "logp_and_grad", "buffer_size"]
 
@@ -176,7 +176,7 @@ def logp_and_grad(x, buf, grad):
     return logp
 
 
-@numba.cfunc(_LOGP_SIG, cache=True)
+@numba.cfunc(LOGP_SIG, cache=True)
 def logp_cfunc(dim, x_, out_, logp_, data_):
     """nutpie's C callback: ``int logp(dim, x, grad_out, logp_out, user_data)``."""
     head = numba.carray(data_, (HEADER,), numba.float64)

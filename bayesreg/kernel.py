@@ -73,7 +73,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["HEADER", "KINDS", "logp_cfunc", "expand_cfunc", "logp_and_grad", "buffer_size"]
+__all__ = ["HEADER", "KINDS", "LOGP_SIG", "logp_cfunc", "expand_cfunc", "logp_and_grad", "buffer_size"]
 
 HEADER = 18
 KINDS = {"flat": 0, "normal": 1, "laplace": 2, "mixed": 3}
@@ -417,7 +417,7 @@ def logp_and_grad(x, buf, grad):
     return logp
 
 
-_LOGP_SIG = numba.types.int64(numba.types.uint64, numba.types.CPointer(numba.types.double),
+LOGP_SIG = numba.types.int64(numba.types.uint64, numba.types.CPointer(numba.types.double),
                               numba.types.CPointer(numba.types.double),
                               numba.types.CPointer(numba.types.double), numba.types.voidptr)
 _EXPAND_SIG = numba.types.int64(numba.types.uint64, numba.types.uint64,
@@ -438,7 +438,7 @@ def store_logp(value, grad, res):
     return 0
 
 
-@numba.cfunc(_LOGP_SIG, cache=True)
+@numba.cfunc(LOGP_SIG, cache=True)
 def logp_cfunc(dim, x_, out_, logp_, data_):
     """nutpie's C callback: ``int logp(dim, x, grad_out, logp_out, user_data)``."""
     head = numba.carray(data_, (HEADER,), numba.float64)

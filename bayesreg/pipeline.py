@@ -29,7 +29,8 @@ from .priors import Prior
 from .results import Diagnostics, MapResult, Posterior, SamplerSettings
 
 __all__ = ["SuffStats", "SamplerSettings", "MapResult", "Posterior", "Diagnostics",
-           "solve_map", "sample", "conjugate_ridge", "make_idata"]
+           "solve_map", "sample", "conjugate_ridge", "make_idata", "check_noise", "seed_of",
+           "default_names", "with_phase"]
 
 EXACT_NOTE = "exact closed-form posterior: no sampling"
 
@@ -71,11 +72,11 @@ def sample(stats: SuffStats, prior: Prior, map_result: MapResult, settings: Samp
     (:class:`bayesreg.model.Cancelled`).
     """
     frame = frame_for(stats, prior, map_result, learn_alpha)
-    _check_noise(stats, prior, map_result)
+    check_noise(stats, prior, map_result)
     target = settings.target_accept
     if target is None:
         target = 0.8 if frame.dim <= 100 else 0.65
-    seed = _seed(settings)
+    seed = seed_of(settings)
     kw = dict(draws=int(settings.draws), tune=int(settings.tune), chains=int(settings.chains),
               seed=seed, target_accept=float(target))
     t0 = time.perf_counter()
@@ -84,10 +85,10 @@ def sample(stats: SuffStats, prior: Prior, map_result: MapResult, settings: Samp
         x, sample_stats = sample_pymc(frame, **kw)
     else:
         compile_s = load_kernel()
-        x, sample_stats = sample_nutpie(frame, progress=_with_phase(progress),
+        x, sample_stats = sample_nutpie(frame, progress=with_phase(progress),
                                         should_stop=should_stop, **kw)
     timing = {"compile_s": compile_s, "sample_s": time.perf_counter() - t0 - compile_s}
-    names = _names(feature_names, stats.p)
+    names = default_names(feature_names, stats.p)
     idata = make_idata(original_draws(x, frame, stats), names, sample_stats)
     t0 = time.perf_counter()
     if learn_alpha:
@@ -108,11 +109,11 @@ def conjugate_ridge(stats: SuffStats, prior: Prior, map_result: MapResult,
     check_exact_prior(prior)
     sigma = map_result.sigma if map_result.sigma_known else None
     exact = ConjugateRidge.from_stats(stats, prior.alpha, map_result.scale, sigma)
-    _check_noise(stats, prior, map_result)
-    rng = np.random.default_rng(_seed(settings))
+    check_noise(stats, prior, map_result)
+    rng = np.random.default_rng(seed_of(settings))
     shape = (int(settings.chains), int(settings.draws))
     coef, intercept, sigmas = exact.draws(shape[0] * shape[1], rng)
-    names = _names(feature_names, stats.p)
+    names = default_names(feature_names, stats.p)
     idata = make_idata({"coef": coef.reshape(*shape, -1), "intercept": intercept.reshape(shape),
                         "sigma": sigmas.reshape(shape)}, names)
     summary = summarize(idata.posterior, map_result, names, settings.hdi_prob, exact)
@@ -139,7 +140,7 @@ def make_idata(values: dict, feature_names, sample_stats=None):
     return az.InferenceData(**groups)
 
 
-def _check_noise(stats: SuffStats, prior: Prior, map_result: MapResult):
+def check_noise(stats: SuffStats, prior: Prior, map_result: MapResult):
     """Refuse to learn sigma where the residuals are rounding error, not noise (or from too
     few rows), and a known sigma below the rounding of y."""
     X, y = stats.data
@@ -159,15 +160,17 @@ def _check_noise(stats: SuffStats, prior: Prior, map_result: MapResult):
                               f"be learned; pass a known sigma")
 
 
-def _seed(settings: SamplerSettings) -> int:
+def seed_of(settings: SamplerSettings) -> int:
+    """The settings' seed, or a fresh one drawn when it is None."""
     return resolve_seed(settings.seed)
 
 
-def _names(feature_names, p):
+def default_names(feature_names, p):
+    """``feature_names`` as a list, or ``x0 .. x{p-1}``."""
     return [f"x{j}" for j in range(p)] if feature_names is None else list(feature_names)
 
 
-def _with_phase(progress):
+def with_phase(progress):
     """The sampler's ``progress(done, total, phase)`` for a user's callback, which gets the
     phase only if it has a parameter named ``phase`` (the two-argument form stays valid;
     the same convention as SciPy's ``intermediate_result`` callbacks)."""

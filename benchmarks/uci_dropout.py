@@ -185,7 +185,7 @@ def speed(out, repeats=7):
         for what, fn in [("predict (mean)", lambda: m.predict(Xt)),
                          ("predict(return_std=True)", lambda: m.predict(Xt, return_std=True)),
                          ("predict_interval (95%, exact mixture)",
-                          lambda: m.predict_summary(Xt, 0.95, central=True))]:
+                          lambda: m.predict_summary(Xt, hdi_prob=0.95, central=True))]:
             ts, cs = [], []
             for _ in range(repeats):
                 t0, c0 = time.perf_counter(), time.process_time()

@@ -318,15 +318,6 @@ def check(schema, instance):
     raise Problem(422, "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
 
 
-def _finite_scalars(body, names):
-    for name in names:
-        value = body.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 1e300:
-            raise invalid(name, f"must be a finite number of sane size; got {_show(value)}")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise invalid(name, f"must be a finite number; got {value!r}")
-
-
 def check_fit(body, cfg, X=None, y=None):
     """Semantic checks of a schema-valid fit request; returns (X, y) arrays or (None, None).
 
@@ -434,7 +425,8 @@ def check_dropout_predict(body, p, mc_samples, cfg):
         raise invalid("X", f"rows of X x mc_samples of the fit must be <= "
                            f"{cfg['MAX_PREDICT_PASSES']} (BAYESREG_MAX_PREDICT_PASSES); got "
                            f"{X.shape[0]} x {mc_samples} = {passes}", status=413)
-    _finite_scalars(body, ("prob",))  # the deprecated flat fields' mass (range: the schema)
+    if body.get("prob") is not None:  # the deprecated flat fields' mass: the core's rule
+        RANGES["hdi_prob"].check("prob", body["prob"])
     return X
 
 

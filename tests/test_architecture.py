@@ -147,10 +147,7 @@ def _private_uses(path):
 # internals; not yet given a public form).
 _OWN = {"client.py": {("fit", "_resource")}, "estimator.py": {("est", "_set_results")},
         "dropout/__init__.py": {("regressor", "_interval_class")},
-        "dropout/regressor.py": {("result", "_deprecated_alias")},
-        "horseshoe.py": {("pipeline", "_check_noise"), ("pipeline", "_names"),
-                         ("pipeline", "_seed"), ("pipeline", "_with_phase")},
-        "hs_kernel.py": {("kernel", "_LOGP_SIG")}}
+        "dropout/regressor.py": {("result", "_deprecated_alias")}}
 
 
 def test_no_core_module_reaches_into_anothers_privates():

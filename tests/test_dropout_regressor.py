@@ -288,7 +288,7 @@ def test_predict_interval_is_the_estimators_interval(small_fit, sine_data):
 def test_zero_dropout_mean_band_is_the_plain_network(sine_data):
     X, y = sine_data
     m = MCDropoutRegressor(hidden=(6,), dropout=0.0, epochs=3, mc_samples=50, seed=0).fit(X, y)
-    iv = m.predict_interval(X[:10])
+    iv = m.predict_interval(X[:10], hdi_prob=0.95)
     det = m.predict_deterministic(X[:10])
     np.testing.assert_allclose(iv.mean_low, det, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(iv.mean_high, det, rtol=1e-12, atol=1e-12)
@@ -326,8 +326,8 @@ def test_deprecated_names_warn_and_still_work(small_fit, sine_data):
     with pytest.warns(FutureWarning, match="ignored, as seed is set"):
         both = MCDropoutRegressor(seed=5, random_state=9, **kw).fit(X, y)
     np.testing.assert_array_equal(both.predict(X[:6]), want)
-    iv = small_fit.predict_interval(X[:5])
-    summary = small_fit.predict_summary(X[:5])
+    iv = small_fit.predict_interval(X[:5], hdi_prob=0.95)
+    summary = small_fit.predict_summary(X[:5], hdi_prob=0.95)
     for obj, name in ((iv, "PredictiveInterval"), (summary, "PredictiveSummary")):
         with pytest.warns(FutureWarning, match=rf"{name}\.lower is deprecated"):
             np.testing.assert_array_equal(obj.lower, obj.obs_low)
@@ -418,8 +418,13 @@ def test_prob_is_a_deprecated_alias_that_keeps_the_central_numbers(small_fit, si
                                atol=1e-8)
     for field in old._fields:
         np.testing.assert_array_equal(getattr(old_summary, field), getattr(old, field))
-    new = small_fit.predict_interval(Xt)                  # the default: HDIs at 0.95
-    np.testing.assert_array_equal(new.obs_low, small_fit.predict_interval(Xt, hdi_prob=0.95).obs_low)
+    # the default changed to HDIs at 0.95, and says so
+    with pytest.warns(FutureWarning, match="now returns highest-density intervals"):
+        new = small_fit.predict_interval(Xt)
+    with pytest.warns(FutureWarning, match=r"predict_summary\(\) now returns highest-density"):
+        small_fit.predict_summary(Xt)
+    np.testing.assert_array_equal(new.obs_low,
+                                  small_fit.predict_interval(Xt, hdi_prob=0.95).obs_low)
     assert not np.array_equal(new.mean_low, old.mean_low)
 
 

@@ -36,14 +36,14 @@ def test_concurrent_predictions_are_the_sequential_ones(nets):
     exactly the seeded draws they get alone: no shared random stream, no lock needed."""
     models, X = nets
     jobs = [(models[k % 2], X[k:k + 5 + k % 3]) for k in range(8)]
-    want = [m.predict_summary(x) for m, x in jobs]
+    want = [m.predict_summary(x, hdi_prob=0.95) for m, x in jobs]
     got = [None] * len(jobs)
     start = threading.Barrier(len(jobs))
 
     def run(i):
         start.wait()
         for _ in range(3):
-            got[i] = jobs[i][0].predict_summary(jobs[i][1])
+            got[i] = jobs[i][0].predict_summary(jobs[i][1], hdi_prob=0.95)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
     for t in threads:

@@ -73,13 +73,20 @@ HDI_PROB = 0.95
 
 
 def interval_mass(hdi_prob, prob, method):
-    """``(mass, central)`` of an interval request to ``method``: ``hdi_prob`` (default
-    :data:`HDI_PROB`) asks for HDIs; the deprecated ``prob`` (a ``FutureWarning`` at the
+    """``(mass, central)`` of an interval request to ``method``: ``hdi_prob`` asks for HDIs
+    (none given: :data:`HDI_PROB`, with a ``FutureWarning`` that the default changed); the
+    deprecated ``prob`` (a ``FutureWarning`` at the
     caller's caller) for the central intervals that ``method`` returned before. Shared by
     :class:`MCDropoutRegressor` and the HTTP client's ``DropoutFit``."""
     if prob is None:
-        mass = HDI_PROB if hdi_prob is None else hdi_prob
-        return CORE_RANGES["hdi_prob"].check("hdi_prob", mass), False
+        if hdi_prob is None:
+            # the default changed (central before, HDIs now): loud until callers choose
+            warnings.warn(f"{method}() now returns highest-density intervals at hdi_prob="
+                          f"{HDI_PROB} by default; it returned central intervals before. Pass "
+                          f"hdi_prob= to choose (and silence this), or the deprecated prob= "
+                          f"for the former central intervals", FutureWarning, stacklevel=3)
+            hdi_prob = HDI_PROB
+        return CORE_RANGES["hdi_prob"].check("hdi_prob", hdi_prob), False
     if hdi_prob is not None:
         raise InputError("prob", "give hdi_prob, or the deprecated prob, not both")
     warnings.warn(f"{method}(prob=) is deprecated and will be removed; it gives the former "
@@ -576,7 +583,8 @@ class MCDropoutRegressor(RegressorMixin, BaseEstimator):
         ``hdi_prob`` (keyword-only) defaults to :data:`HDI_PROB` (0.95).
 
         Changed: this method used to be ``predict_interval(X, prob=0.95)`` and return central
-        (equal-tailed) intervals; with no mass given it now returns HDIs. A mass given as the
+        (equal-tailed) intervals; with no mass given it now returns HDIs, with a
+        ``FutureWarning`` saying so (pass ``hdi_prob=`` to choose and silence it). A mass given as the
         second positional argument, or as ``prob=``, is the deprecated ``prob`` (a
         ``FutureWarning``): it returns the former central intervals, the same numbers (the
         quantiles of the passes, and the exact quantiles of the mixture,

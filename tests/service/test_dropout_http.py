@@ -117,7 +117,7 @@ def test_lifecycle_predicts_what_the_estimator_predicts(http):
 
     default = http("POST", url, json={"X": Xt.tolist()}).json
     assert default["hdi_prob"] == 0.95 and default["posterior"]["mean"] == out["posterior"]["mean"]
-    hdi95 = est.predict_interval(Xt)
+    hdi95 = est.predict_interval(Xt, hdi_prob=0.95)
     for key in hdi95._fields:
         np.testing.assert_allclose(default["posterior"][key], getattr(hdi95, key), atol=1e-10)
     # "prob" (deprecated) sets the flat central intervals' mass; posterior stays HDIs
