@@ -142,9 +142,7 @@ class RegularizationPath:
     def pareto_k_bad(self) -> np.ndarray | None:
         """Per alpha, the observations whose Pareto k exceeds 0.7 (None without LOO): where it
         is large, that alpha's elpd_loo is unreliable (PSIS-LOO cannot stand in for refitting)."""
-        if self.loo is None:
-            return None
-        return np.array([-1 if r is None else r.pareto_k_bad for r in self.loo])
+        return None if self.loo is None else np.array([r.pareto_k_bad for r in self.loo])
 
     @property
     def best_alpha(self) -> float | None:

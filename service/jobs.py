@@ -27,8 +27,7 @@ __all__ = ["DATA_FILE", "DROPOUT_MODEL", "DROPOUT_OPTIONS", "ESTIMATOR_OPTIONS",
            "Stopped", "Watch", "core_kwargs", "damaged_files", "discard",
            "dropout_estimator", "error_of", "estimator", "file_checksums", "fit", "fit_dropout",
            "fit_path", "jsonable", "load_data", "load_dropout", "load_estimator",
-           "loo_of", "persist", "run_claimed", "save_atomically", "save_data", "sha256_file",
-           "write_atomically"]
+           "loo_of", "persist", "run_claimed", "save_atomically", "save_data", "sha256_file"]
 
 log = logging.getLogger(__name__)
 DATA_FILE = "data.npz"
@@ -118,14 +117,9 @@ def loo_of(est, X, y):
 def save_atomically(est, path):
     """``est.save`` to a temporary name, then renamed: a reader never sees half a model, and
     a failed write (a full disk) leaves nothing behind."""
-    write_atomically(path, est.save)
-
-
-def write_atomically(path, write):
-    """``write(name)`` to a temporary name, then renamed over ``path``."""
     tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
-        write(tmp)
+        est.save(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
