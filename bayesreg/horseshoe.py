@@ -312,12 +312,8 @@ def sample_horseshoe(stats, spec: Horseshoe, settings, *, sigma=None, standardiz
     lambdas and the coefficients near zero needs small steps (see the README for the
     divergences measured at 0.8, 0.95 and 0.99).
     """
-    import time
-
     from .diagnostics import diagnose, summarize
-    from .model import load_kernel, sample_nutpie
-    from .pipeline import (check_noise, default_names as names_for, make_idata, seed_of,
-                           with_phase)
+    from .pipeline import check_noise, default_names as names_for, make_idata, run_sampler
     from .priors import Prior
     from .results import Posterior
 
@@ -325,17 +321,8 @@ def sample_horseshoe(stats, spec: Horseshoe, settings, *, sigma=None, standardiz
     check_noise(stats, Prior("ridge", _REFERENCE_ALPHA, 0.0), reference)
     frame = horseshoe_frame(stats, spec, reference, standardize=standardize)
     target = TARGET_ACCEPT if settings.target_accept is None else settings.target_accept
-    kw = dict(draws=int(settings.draws), tune=int(settings.tune), chains=int(settings.chains),
-              seed=seed_of(settings), target_accept=float(target))
-    t0 = time.perf_counter()
-    if settings.sampler == "pymc":
-        compile_s = 0.0
-        x, sample_stats = _sample_pymc(frame, **kw)
-    else:
-        compile_s = load_kernel(frame.KERNEL)
-        x, sample_stats = sample_nutpie(frame, progress=with_phase(progress),
-                                        should_stop=should_stop, **kw)
-    timing = {"compile_s": compile_s, "sample_s": time.perf_counter() - t0 - compile_s}
+    x, sample_stats, timing = run_sampler(frame, settings, target, _sample_pymc, progress,
+                                          should_stop)
     names = names_for(feature_names, stats.p)
     idata = make_idata(horseshoe_draws(x, frame, stats), names, sample_stats)
     point = no_mode(stats.p, sigma is not None, sigma)

@@ -30,7 +30,7 @@ from .results import Diagnostics, MapResult, Posterior, SamplerSettings
 
 __all__ = ["SuffStats", "SamplerSettings", "MapResult", "Posterior", "Diagnostics",
            "solve_map", "sample", "conjugate_ridge", "make_idata", "check_noise", "seed_of",
-           "default_names", "with_phase"]
+           "default_names", "with_phase", "run_sampler"]
 
 EXACT_NOTE = "exact closed-form posterior: no sampling"
 
@@ -76,18 +76,8 @@ def sample(stats: SuffStats, prior: Prior, map_result: MapResult, settings: Samp
     target = settings.target_accept
     if target is None:
         target = 0.8 if frame.dim <= 100 else 0.65
-    seed = seed_of(settings)
-    kw = dict(draws=int(settings.draws), tune=int(settings.tune), chains=int(settings.chains),
-              seed=seed, target_accept=float(target))
-    t0 = time.perf_counter()
-    if settings.sampler == "pymc":
-        compile_s = 0.0
-        x, sample_stats = sample_pymc(frame, **kw)
-    else:
-        compile_s = load_kernel()
-        x, sample_stats = sample_nutpie(frame, progress=with_phase(progress),
-                                        should_stop=should_stop, **kw)
-    timing = {"compile_s": compile_s, "sample_s": time.perf_counter() - t0 - compile_s}
+    x, sample_stats, timing = run_sampler(frame, settings, target, sample_pymc, progress,
+                                          should_stop)
     names = default_names(feature_names, stats.p)
     idata = make_idata(original_draws(x, frame, stats), names, sample_stats)
     t0 = time.perf_counter()
@@ -100,6 +90,26 @@ def sample(stats: SuffStats, prior: Prior, map_result: MapResult, settings: Samp
     summary = summarize(idata.posterior, map_result, names, settings.hdi_prob)
     return Posterior(idata, summary, diagnose(idata, summary), map_result, settings.hdi_prob,
                      timing=timing)
+
+
+def run_sampler(frame, settings: SamplerSettings, target_accept, pymc_sampler, progress=None,
+                should_stop=None):
+    """Draw a frame's sampler coordinates with ``settings.sampler``: nutpie through the
+    frame's compiled kernel (``frame.KERNEL``), or ``pymc_sampler(frame, **kw)`` (PyMC's NUTS
+    on the frame's PyMC model). Returns ``(draws, sample_stats, timing)``, ``timing`` the
+    seconds spent loading the kernel (``compile_s``) and sampling (``sample_s``)."""
+    kw = dict(draws=int(settings.draws), tune=int(settings.tune), chains=int(settings.chains),
+              seed=seed_of(settings), target_accept=float(target_accept))
+    t0 = time.perf_counter()
+    if settings.sampler == "pymc":
+        compile_s = 0.0
+        x, sample_stats = pymc_sampler(frame, **kw)
+    else:
+        compile_s = load_kernel(frame.KERNEL)
+        x, sample_stats = sample_nutpie(frame, progress=with_phase(progress),
+                                        should_stop=should_stop, **kw)
+    return x, sample_stats, {"compile_s": compile_s,
+                             "sample_s": time.perf_counter() - t0 - compile_s}
 
 
 def conjugate_ridge(stats: SuffStats, prior: Prior, map_result: MapResult,
