@@ -26,6 +26,7 @@ Where each kind of error surfaces:
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import json
 import os
@@ -643,6 +644,12 @@ class Path(_Handle):
 
     def regularization_path(self) -> "RegularizationPath":
         """The path as a :class:`bayesreg.RegularizationPath` (``fits`` is None)."""
+        return self._rebuilt
+
+    @functools.cached_property
+    def _rebuilt(self) -> "RegularizationPath":
+        # built once, on the first read after success: a succeeded path's result never
+        # changes, and every property below reads it (an unfinished path raises, uncached)
         from .path import RegularizationPath
 
         return RegularizationPath.from_dict(self._succeeded()._resource["result"])
