@@ -173,7 +173,7 @@ def horseshoe_frame(stats, spec: Horseshoe, reference, *, standardize=False) -> 
     n, p = stats.n, stats.p
     y_scale = float(np.sqrt(stats.yty / n)) or 1.0
     x_scale = stats.scales()
-    per_unit = stats.scales() if standardize else np.ones(p)
+    per_unit = x_scale if standardize else np.ones(p)
     ref = reference
     if ref.sigma_known:
         sigma_hat = ref.sigma / y_scale
